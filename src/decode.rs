@@ -1,0 +1,280 @@
+//! Bytes to text: encoding detection and the "is this text at all?" check.
+//!
+//! Old news archives mix UTF-8, UTF-16 exports and Windows-1252, and hold
+//! binary junk named `.txt`. This module turns the bytes of one file into a
+//! `str` (borrowing when the file is already UTF-8, which is the fast path)
+//! or says why it will not. It is pure: the caller reads the file.
+//!
+//! Detection order: a byte-order mark decides (UTF-8, UTF-16LE/BE); else
+//! valid UTF-8 is UTF-8; else NUL bytes mean binary; else chardetng guesses
+//! the legacy encoding (almost always Windows-1252) and encoding_rs decodes it.
+//! Text that decodes but is mostly control characters is binary too.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use encoding_rs::{Encoding, UTF_8};
+
+/// Text decoded from a file, with where it came from.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    /// The text, without a byte-order mark.
+    pub text: Cow<'a, str>,
+    /// The encoding it was decoded from.
+    pub encoding: &'static Encoding,
+    /// How the encoding was found.
+    pub source: EncodingSource,
+    /// Whether some bytes were invalid and replaced by U+FFFD.
+    pub lossy: bool,
+}
+
+/// How the encoding of a file was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodingSource {
+    /// Valid UTF-8 without a byte-order mark.
+    Utf8,
+    /// A byte-order mark (UTF-8, UTF-16LE or UTF-16BE).
+    Bom,
+    /// Not UTF-8: a legacy encoding guessed from byte statistics.
+    Detected,
+}
+
+/// Why a file's bytes are not an article's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// No bytes, or only whitespace.
+    Empty,
+    /// NUL bytes or mostly control characters: not text.
+    Binary,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DecodeError::Empty => "empty or whitespace only",
+            DecodeError::Binary => "binary data, not text",
+        })
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl Decoded<'_> {
+    /// Whether the text came from a legacy (non-Unicode) encoding.
+    pub fn is_legacy(&self) -> bool {
+        self.source == EncodingSource::Detected
+    }
+}
+
+/// Share of control characters above which decoded text counts as binary.
+const MAX_CONTROL_SHARE: f64 = 0.10;
+
+/// Decodes the bytes of one file.
+///
+/// # Errors
+///
+/// [`DecodeError::Empty`] for empty or whitespace-only input,
+/// [`DecodeError::Binary`] for input that is not text.
+pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let decoded = if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
+        let (text, lossy) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
+        Decoded {
+            text,
+            encoding,
+            source: EncodingSource::Bom,
+            lossy,
+        }
+    } else if let Ok(text) = std::str::from_utf8(bytes) {
+        if memchr_nul(bytes) {
+            return Err(DecodeError::Binary);
+        }
+        Decoded {
+            text: Cow::Borrowed(text),
+            encoding: UTF_8,
+            source: EncodingSource::Utf8,
+            lossy: false,
+        }
+    } else {
+        if memchr_nul(bytes) {
+            return Err(DecodeError::Binary);
+        }
+        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        detector.feed(bytes, true);
+        let encoding = prefer_western(detector.guess(None, chardetng::Utf8Detection::Deny), bytes);
+        let (text, lossy) = encoding.decode_without_bom_handling(bytes);
+        Decoded {
+            text,
+            encoding,
+            source: EncodingSource::Detected,
+            lossy,
+        }
+    };
+    check_text(&decoded.text)?;
+    Ok(decoded)
+}
+
+/// chardetng is tuned on web pages and often reads a lone Windows-1252 `£`
+/// or `é` in English text as Central European (`Ł`, `é`): BBC's
+/// `sport/199.txt` is such a file. English-language archives are the common
+/// case, so when the guess is Central European and every non-ASCII byte
+/// decodes to an ordinary Western character in Windows-1252, take
+/// Windows-1252. Polish or Czech text is not affected: it always carries
+/// letters (`ł`, `ą`, `ś`, `š`, `ž`) that Windows-1252 would turn into
+/// symbols such as `³`, `¹`, `œ`.
+fn prefer_western(guess: &'static Encoding, bytes: &[u8]) -> &'static Encoding {
+    use encoding_rs::{ISO_8859_2, WINDOWS_1250, WINDOWS_1252};
+    if guess != WINDOWS_1250 && guess != ISO_8859_2 {
+        return guess;
+    }
+    let western = bytes.iter().filter(|b| !b.is_ascii()).all(|&b| {
+        matches!(b,
+            0x80 | 0x84 | 0x85 | 0x91..=0x97 | 0x99 // € „ … ‘ ’ “ ” • – — ™
+            | 0xA0 | 0xA2 | 0xA3 | 0xA5 | 0xA7 | 0xA9 | 0xAB | 0xAE | 0xB0 | 0xB4 | 0xB7 // nbsp ¢ £ ¥ § © « ® ° ´ ·
+            | 0xBB..=0xBE // » ¼ ½ ¾
+            | 0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0xFF) // Latin-1 letters
+    });
+    if western { WINDOWS_1252 } else { guess }
+}
+
+fn memchr_nul(bytes: &[u8]) -> bool {
+    bytes.contains(&0)
+}
+
+/// Rejects whitespace-only and mostly-control text.
+fn check_text(text: &str) -> Result<(), DecodeError> {
+    // Fast path: pure ASCII printable text with ordinary whitespace.
+    let mut controls = 0usize;
+    let mut chars = 0usize;
+    let mut printable = false;
+    for c in text.chars() {
+        chars += 1;
+        if c.is_whitespace() {
+            continue;
+        }
+        if c.is_control() || c == '\u{fffd}' || c == '\0' {
+            controls += 1;
+        } else {
+            printable = true;
+        }
+    }
+    if !printable && controls == 0 {
+        return Err(DecodeError::Empty);
+    }
+    if controls as f64 > MAX_CONTROL_SHARE * chars as f64 {
+        return Err(DecodeError::Binary);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(s: &str, big_endian: bool) -> Vec<u8> {
+        let mut out = if big_endian {
+            vec![0xFE, 0xFF]
+        } else {
+            vec![0xFF, 0xFE]
+        };
+        for unit in s.encode_utf16() {
+            out.extend(if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn utf8_borrows() {
+        let d = decode("Mélenchon said “no”.".as_bytes()).unwrap();
+        assert!(matches!(d.text, Cow::Borrowed(_)));
+        assert_eq!(d.source, EncodingSource::Utf8);
+        assert!(!d.is_legacy());
+    }
+
+    #[test]
+    fn utf8_bom_is_stripped() {
+        let d = decode("\u{feff}Hello".as_bytes()).unwrap();
+        assert_eq!(d.text, "Hello");
+        assert_eq!(d.source, EncodingSource::Bom);
+    }
+
+    #[test]
+    fn utf16_both_byte_orders() {
+        for be in [false, true] {
+            let bytes = utf16("Mélenchon “quoted”", be);
+            let d = decode(&bytes).unwrap();
+            assert_eq!(d.text, "Mélenchon “quoted”");
+            assert_eq!(d.source, EncodingSource::Bom);
+        }
+    }
+
+    #[test]
+    fn windows_1252_gives_the_same_characters_as_utf8() {
+        // "Mélenchon said “no” — £5" in Windows-1252.
+        let bytes = b"M\xe9lenchon said \x93no\x94 \x97 \xa35 for the week's growth in the region.";
+        let d = decode(bytes).unwrap();
+        assert_eq!(
+            d.text,
+            "Mélenchon said “no” — £5 for the week's growth in the region."
+        );
+        assert!(d.is_legacy());
+        assert_eq!(d.encoding.name(), "windows-1252");
+    }
+
+    #[test]
+    fn central_european_text_keeps_its_encoding() {
+        let text =
+            "Prezydent Polski powiedział, że rozmowy będą kontynuowane w przyszłym tygodniu.";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1250.encode(text);
+        let d = decode(&bytes).unwrap();
+        assert_eq!(d.text, text);
+        let text = "Президент Украины заявил, что переговоры продолжатся на следующей неделе.";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+        assert_eq!(decode(&bytes).unwrap().text, text);
+    }
+
+    #[test]
+    fn empty_and_whitespace() {
+        assert_eq!(decode(b"").unwrap_err(), DecodeError::Empty);
+        assert_eq!(decode(b" \n\t\r\n").unwrap_err(), DecodeError::Empty);
+        assert_eq!(
+            decode(&utf16("  \n", false)).unwrap_err(),
+            DecodeError::Empty
+        );
+    }
+
+    #[test]
+    fn binary_is_rejected() {
+        assert_eq!(
+            decode(b"PK\x03\x04\x00\x00binary").unwrap_err(),
+            DecodeError::Binary
+        );
+        assert_eq!(
+            decode(b"text with a \x00 nul").unwrap_err(),
+            DecodeError::Binary
+        );
+        let noise: Vec<u8> = (0u8..=255)
+            .cycle()
+            .skip(1)
+            .take(4000)
+            .filter(|b| *b != 0)
+            .collect();
+        assert_eq!(decode(&noise).unwrap_err(), DecodeError::Binary);
+        let controls = "\u{1}\u{2}\u{3}\u{4}abc".repeat(50);
+        assert_eq!(
+            decode(controls.as_bytes()).unwrap_err(),
+            DecodeError::Binary
+        );
+    }
+
+    #[test]
+    fn a_few_control_characters_are_still_text() {
+        let d =
+            decode("Pemex signed for a 500 mln dlr\u{7f}untied loan from the banks.".as_bytes())
+                .unwrap();
+        assert!(d.text.contains('\u{7f}'));
+    }
+}

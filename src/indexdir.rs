@@ -1,0 +1,522 @@
+//! The index directory: where an index lives, who may write it, and how a
+//! rebuild replaces it without a reader ever seeing a half-built index.
+//!
+//! Layout of `DIR` (the `--index` directory):
+//!
+//! ```text
+//! DIR/newsidx.lock   advisory lock held by the one running ingest; holds its pid
+//! DIR/CURRENT        name of the live generation, replaced atomically (rename)
+//! DIR/gen-000001/    a tantivy index
+//! ```
+//!
+//! Readers resolve `CURRENT` once and open that generation. An incremental
+//! ingest commits into the live generation (tantivy commits are atomic). A
+//! `--full` rebuild writes a new generation beside it and then renames a new
+//! `CURRENT` into place, so a reader sees the old index or the new one,
+//! never a mix. The lock is an `flock`, which the kernel drops when its
+//! process dies: a killed ingest never leaves a lock anyone must clean up.
+//!
+//! This module may name tantivy only to open and create indexes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
+
+use crate::error::{Error, Result};
+use crate::schema::NewsSchema;
+
+const LOCK_FILE: &str = "newsidx.lock";
+const CURRENT_FILE: &str = "CURRENT";
+const GEN_PREFIX: &str = "gen-";
+
+/// An index directory (which need not exist yet).
+#[derive(Debug, Clone)]
+pub struct IndexDir {
+    root: PathBuf,
+}
+
+/// A generation number: `gen-000007` is 7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Generation(pub u32);
+
+impl Generation {
+    fn dir_name(self) -> String {
+        format!("{GEN_PREFIX}{:06}", self.0)
+    }
+
+    fn from_dir_name(name: &str) -> Option<Generation> {
+        let digits = name.strip_prefix(GEN_PREFIX)?;
+        (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok().map(Generation))
+            .flatten()
+    }
+}
+
+/// An opened index ready for searching.
+pub struct OpenIndex {
+    /// The tantivy index.
+    pub index: Index,
+    /// A searcher over its last commit.
+    pub searcher: Searcher,
+    /// Directory of the generation that was opened.
+    pub path: PathBuf,
+    // Keeps the segment files open for the searcher's lifetime.
+    _reader: IndexReader,
+}
+
+impl IndexDir {
+    /// The index directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> IndexDir {
+        IndexDir { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn generation_path(&self, generation: Generation) -> PathBuf {
+        self.root.join(generation.dir_name())
+    }
+
+    /// The live generation, or `None` when no index was ever published.
+    ///
+    /// # Errors
+    ///
+    /// When `CURRENT` exists but cannot be read or names no generation.
+    pub fn current(&self) -> Result<Option<Generation>> {
+        let path = self.root.join(CURRENT_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        Generation::from_dir_name(text.trim())
+            .map(Some)
+            .ok_or_else(|| Error::Corrupt {
+                dir: self.root.clone(),
+                detail: format!(
+                    "{CURRENT_FILE} holds {:?}, not a generation name",
+                    text.trim()
+                ),
+            })
+    }
+
+    /// The live generation's directory, or `None` when there is no index.
+    ///
+    /// # Errors
+    ///
+    /// As [`IndexDir::current`].
+    pub fn current_path(&self) -> Result<Option<PathBuf>> {
+        Ok(self.current()?.map(|g| self.generation_path(g)))
+    }
+
+    /// Opens the live index for searching.
+    ///
+    /// A concurrent `--full` rebuild may swap and delete the generation
+    /// between reading `CURRENT` and opening the segment files, and a
+    /// concurrent incremental ingest may merge away segments that a
+    /// `meta.json` just read still lists. Both show up as a failed open while
+    /// `CURRENT` or `meta.json` changed under us; the open is retried then.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoIndex`], [`Error::SchemaMismatch`], [`Error::Corrupt`].
+    pub fn open_for_search(&self, schema: &NewsSchema) -> Result<OpenIndex> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let generation = self.current()?.ok_or_else(|| Error::NoIndex {
+                dir: self.root.clone(),
+            })?;
+            match self.try_open(generation, schema) {
+                Ok(open) => return Ok(open),
+                Err(e @ (Error::SchemaMismatch { .. } | Error::NoIndex { .. })) => return Err(e),
+                Err(e) => {
+                    let swapped = self.current()? != Some(generation);
+                    if attempt >= 10 || !(swapped || is_transient(&e)) {
+                        return Err(e);
+                    }
+                    thread::sleep(Duration::from_millis(5 * attempt));
+                }
+            }
+        }
+    }
+
+    fn try_open(&self, generation: Generation, schema: &NewsSchema) -> Result<OpenIndex> {
+        let path = self.generation_path(generation);
+        let index = open_index(&path, &self.root)?;
+        schema.attach(&index, &self.root)?;
+        let reader: IndexReader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| corrupt_or_engine(&self.root, "cannot open the index for reading", e))?;
+        let searcher = reader.searcher();
+        Ok(OpenIndex {
+            index,
+            searcher,
+            path,
+            _reader: reader,
+        })
+    }
+
+    /// Takes the writer lock, waiting up to `wait` (forever for
+    /// `Some(None)`), or failing at once for `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when another process holds it; I/O errors when the
+    /// directory cannot be created or written.
+    pub fn lock(&self, wait: Option<Option<Duration>>) -> Result<WriteLock> {
+        fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let path = self.root.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {
+                    let expired = match wait {
+                        None => true,
+                        Some(None) => false,
+                        Some(Some(limit)) => start.elapsed() >= limit,
+                    };
+                    if expired {
+                        return Err(Error::Locked {
+                            dir: self.root.clone(),
+                            pid: read_pid(&mut file),
+                        });
+                    }
+                    thread::sleep(Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
+        }
+        // Record who holds it, for the message a second ingest prints.
+        let pid = format!("{}\n", std::process::id());
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(pid.as_bytes()))
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(WriteLock {
+            dir: self.clone(),
+            _file: file,
+        })
+    }
+
+    /// Whether an ingest holds the lock now, and its pid when known.
+    ///
+    /// # Errors
+    ///
+    /// When the lock file exists but cannot be opened.
+    pub fn lock_holder(&self) -> Result<Option<Option<u32>>> {
+        let path = self.root.join(LOCK_FILE);
+        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(None),
+            Err(fs::TryLockError::WouldBlock) => Ok(Some(read_pid(&mut file))),
+            Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Bytes used by the live generation.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be listed.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        let Some(path) = self.current_path()? else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        for entry in fs::read_dir(&path).map_err(|e| Error::io(&path, e))? {
+            let entry = entry.map_err(|e| Error::io(&path, e))?;
+            total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+        Ok(total)
+    }
+}
+
+/// Failures that a concurrent writer can cause in a reader.
+fn is_transient(e: &Error) -> bool {
+    match e {
+        Error::Engine { message, .. }
+        | Error::Corrupt {
+            detail: message, ..
+        } => {
+            message.contains("does not exist")
+                || message.contains("No such file")
+                || message.contains("not found")
+        }
+        Error::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+fn open_index(path: &Path, root: &Path) -> Result<Index> {
+    if !path.is_dir() {
+        return Err(Error::Corrupt {
+            dir: root.to_owned(),
+            detail: format!("{CURRENT_FILE} names {}, which is missing", path.display()),
+        });
+    }
+    Index::open_in_dir(path).map_err(|e| corrupt_or_engine(root, "cannot open the index", e))
+}
+
+/// tantivy reports a truncated or garbled `meta.json` as a deserialization
+/// or corruption error: that is a damaged index, not an engine fault.
+fn corrupt_or_engine(root: &Path, context: &str, e: tantivy::TantivyError) -> Error {
+    use tantivy::TantivyError as T;
+    match e {
+        T::DataCorruption(_) | T::SchemaError(_) | T::IncompatibleIndex(_) => Error::Corrupt {
+            dir: root.to_owned(),
+            detail: crate::error::engine_message(&e),
+        },
+        T::OpenReadError(ref r) if r.to_string().contains("does not exist") => {
+            Error::engine(context, e)
+        }
+        other => {
+            let message = other.to_string();
+            if message.contains("meta.json")
+                || message.contains("Deserializ")
+                || message.contains("EOF")
+            {
+                Error::Corrupt {
+                    dir: root.to_owned(),
+                    detail: "meta.json is unreadable".into(),
+                }
+            } else {
+                Error::engine(context, other)
+            }
+        }
+    }
+}
+
+/// Proof that this process is the one writer of an index directory.
+pub struct WriteLock {
+    dir: IndexDir,
+    _file: File,
+}
+
+impl WriteLock {
+    /// The locked directory.
+    pub fn dir(&self) -> &IndexDir {
+        &self.dir
+    }
+
+    /// Opens the live generation for writing, creating and publishing a
+    /// first, empty one when there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaMismatch`] for an index built with another schema,
+    /// [`Error::Corrupt`] for a damaged one, I/O errors.
+    pub fn open_live(&self, schema: &NewsSchema) -> Result<(Index, Generation)> {
+        match self.dir.current()? {
+            Some(generation) => {
+                let index = open_index(&self.dir.generation_path(generation), self.dir.root())?;
+                schema.attach(&index, self.dir.root())?;
+                Ok((index, generation))
+            }
+            None => {
+                let generation = self.next_generation()?;
+                let index = self.create(generation, schema)?;
+                self.publish(generation)?;
+                Ok((index, generation))
+            }
+        }
+    }
+
+    /// A generation to rebuild into: the one a crashed `--full` left
+    /// behind (resumed), or a new empty one.
+    ///
+    /// # Errors
+    ///
+    /// I/O and engine errors.
+    pub fn open_rebuild(&self, schema: &NewsSchema) -> Result<(Index, Generation)> {
+        let current = self.dir.current()?;
+        if let Some(partial) = self
+            .generations()?
+            .into_iter()
+            .filter(|g| Some(*g) > current)
+            .max()
+        {
+            let path = self.dir.generation_path(partial);
+            let resumed = Index::open_in_dir(&path)
+                .ok()
+                .filter(|index| schema.attach(index, self.dir.root()).is_ok());
+            if let Some(index) = resumed {
+                return Ok((index, partial));
+            }
+            remove_dir(&path)?;
+        }
+        let generation = self.next_generation()?;
+        Ok((self.create(generation, schema)?, generation))
+    }
+
+    fn create(&self, generation: Generation, schema: &NewsSchema) -> Result<Index> {
+        let path = self.dir.generation_path(generation);
+        if path.exists() {
+            remove_dir(&path)?;
+        }
+        fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        schema.create_index(&path)
+    }
+
+    fn generations(&self) -> Result<Vec<Generation>> {
+        let root = self.dir.root();
+        let mut out = Vec::new();
+        for entry in fs::read_dir(root).map_err(|e| Error::io(root, e))? {
+            let entry = entry.map_err(|e| Error::io(root, e))?;
+            if let Some(g) = entry
+                .file_name()
+                .to_str()
+                .and_then(Generation::from_dir_name)
+            {
+                out.push(g);
+            }
+        }
+        Ok(out)
+    }
+
+    fn next_generation(&self) -> Result<Generation> {
+        let newest = self
+            .generations()?
+            .into_iter()
+            .chain(self.dir.current()?)
+            .max();
+        Ok(Generation(newest.map_or(1, |g| g.0 + 1)))
+    }
+
+    /// Makes `generation` the live index: writes `CURRENT` atomically
+    /// (temporary file, fsync, rename, fsync of the directory).
+    ///
+    /// # Errors
+    ///
+    /// I/O errors; the previous `CURRENT` is then still in place.
+    pub fn publish(&self, generation: Generation) -> Result<()> {
+        let root = self.dir.root();
+        let tmp = root.join(format!("{CURRENT_FILE}.tmp"));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(format!("{}\n", generation.dir_name()).as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, root.join(CURRENT_FILE))?;
+            File::open(root)?.sync_all()
+        };
+        write().map_err(|e| Error::io(root.join(CURRENT_FILE), e))
+    }
+
+    /// Deletes every generation but the live one (and `keep`): leftovers of
+    /// a rebuild that was swapped out or of one that crashed.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors while deleting.
+    pub fn remove_other_generations(&self, keep: Option<Generation>) -> Result<()> {
+        let current = self.dir.current()?;
+        for g in self.generations()? {
+            if Some(g) != current && Some(g) != keep {
+                remove_dir(&self.dir.generation_path(g))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn remove_dir(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_names_round_trip() {
+        assert_eq!(
+            Generation::from_dir_name("gen-000012"),
+            Some(Generation(12))
+        );
+        assert_eq!(Generation(3).dir_name(), "gen-000003");
+        for bad in ["gen-12", "gen-00001x", "x-000001", "gen-", "gen-0000001"] {
+            assert_eq!(Generation::from_dir_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn second_lock_is_refused_with_the_pid_and_released_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = IndexDir::new(tmp.path().join("idx"));
+        let held = dir.lock(None).unwrap();
+        match dir.lock(None) {
+            Err(Error::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("second lock granted"),
+        }
+        assert_eq!(dir.lock_holder().unwrap(), Some(Some(std::process::id())));
+        let waited = Instant::now();
+        assert!(dir.lock(Some(Some(Duration::from_millis(120)))).is_err());
+        assert!(waited.elapsed() >= Duration::from_millis(100));
+        drop(held);
+        assert_eq!(dir.lock_holder().unwrap(), None);
+        assert!(dir.lock(None).is_ok());
+    }
+
+    #[test]
+    fn publish_swaps_current_and_cleanup_keeps_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = IndexDir::new(tmp.path());
+        let schema = NewsSchema::embedded().unwrap();
+        assert!(matches!(
+            dir.open_for_search(&schema),
+            Err(Error::NoIndex { .. })
+        ));
+        let lock = dir.lock(None).unwrap();
+        let (_, first) = lock.open_live(&schema).unwrap();
+        assert_eq!(dir.current().unwrap(), Some(first));
+        let (_, second) = lock.open_rebuild(&schema).unwrap();
+        assert!(second > first);
+        assert_eq!(dir.current().unwrap(), Some(first));
+        lock.publish(second).unwrap();
+        lock.remove_other_generations(None).unwrap();
+        assert_eq!(dir.current().unwrap(), Some(second));
+        assert!(!tmp.path().join(first.dir_name()).exists());
+        assert!(dir.open_for_search(&schema).is_ok());
+    }
+
+    #[test]
+    fn garbage_current_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join(CURRENT_FILE), "nonsense").unwrap();
+        let e = IndexDir::new(tmp.path()).current().unwrap_err().to_string();
+        assert!(e.contains("damaged") && e.contains("nonsense"), "{e}");
+    }
+}

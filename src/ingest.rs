@@ -1,0 +1,1026 @@
+//! Ingest: walk the folders, read, decode, parse and index every article,
+//! commit in batches, and report what happened.
+//!
+//! The pipeline: a walker thread streams candidates over a bounded channel;
+//! rayon workers stat each file and compare it with what the index already
+//! holds (path, size, mtime, content hash, read from fast fields at start);
+//! only new or changed files are read, decoded, parsed and handed to tantivy's
+//! `add_document`, which blocks when its own queue is full, so memory stays
+//! flat however large the archive. Every `commit_every` documents the writer
+//! commits, so a crash loses at most one batch of work and never anything
+//! committed; a re-run finds the committed files unchanged and goes on.
+//! Documents whose files are gone are deleted at the end, except under
+//! folders that could not be read this time (an unreadable folder is not a
+//! deleted one).
+//!
+//! The library never prints: per-file problems go to [`Progress::notice`] as
+//! they happen and are counted in the [`IngestReport`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use serde::Serialize;
+use tantivy::indexer::IndexWriterOptions;
+use tantivy::{Index, IndexWriter, Searcher, TantivyDocument, Term};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::article::{self, ParseWarning};
+use crate::decode::{self, DecodeError};
+use crate::error::{Error, Result};
+use crate::indexdir::IndexDir;
+use crate::schema::{FieldName, FileInfo, NewsSchema};
+use crate::walk::{self, Candidate, Root, WalkEvent, WalkOptions};
+
+/// Default total memory budget of tantivy's indexing threads, in bytes.
+pub const DEFAULT_MEMORY_BUDGET: usize = 128 * 1024 * 1024;
+/// Default number of documents between commits.
+pub const DEFAULT_COMMIT_EVERY: u64 = 50_000;
+/// Default largest file ingested, in bytes.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
+
+/// Everything an ingest run needs to know.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Folders (or files) to ingest.
+    pub paths: Vec<PathBuf>,
+    /// The index directory.
+    pub index_dir: PathBuf,
+    /// The schema.
+    pub schema: NewsSchema,
+    /// Extensions of candidate files, without the dot.
+    pub extensions: Vec<String>,
+    /// Worker threads for reading and parsing, and tantivy indexing threads.
+    pub threads: usize,
+    /// Total memory budget of the indexing threads, in bytes.
+    pub memory_budget: usize,
+    /// Documents between commits.
+    pub commit_every: u64,
+    /// Rebuild from scratch beside the live index, then swap.
+    pub full: bool,
+    /// Delete documents whose files are gone.
+    pub delete_missing: bool,
+    /// Follow symbolic links.
+    pub follow_symlinks: bool,
+    /// Skip files larger than this many bytes.
+    pub max_file_size: u64,
+    /// Wait for another ingest's lock: `None` fails at once, `Some(None)`
+    /// waits forever, `Some(Some(d))` waits up to `d`.
+    pub wait: Option<Option<Duration>>,
+}
+
+impl IngestOptions {
+    /// Options with the documented defaults.
+    pub fn new(paths: Vec<PathBuf>, index_dir: PathBuf, schema: NewsSchema) -> IngestOptions {
+        IngestOptions {
+            paths,
+            index_dir,
+            schema,
+            extensions: vec!["txt".into()],
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            commit_every: DEFAULT_COMMIT_EVERY,
+            full: false,
+            delete_missing: true,
+            follow_symlinks: false,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            wait: None,
+        }
+    }
+}
+
+/// Why a file was not indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Empty or whitespace only.
+    Empty,
+    /// Not text.
+    Binary,
+    /// Larger than `--max-file-size`.
+    TooLarge,
+    /// Could not be read (permissions, I/O error, a broken link).
+    Unreadable,
+    /// Gone between the walk and the read.
+    Vanished,
+    /// A symbolic link, not followed.
+    Symlink,
+    /// The parser failed unexpectedly (a bug; reported, never fatal).
+    Internal,
+}
+
+impl SkipReason {
+    /// The reason as printed in summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Empty => "empty",
+            SkipReason::Binary => "binary",
+            SkipReason::TooLarge => "too large",
+            SkipReason::Unreadable => "unreadable",
+            SkipReason::Vanished => "vanished",
+            SkipReason::Symlink => "symlink",
+            SkipReason::Internal => "internal error",
+        }
+    }
+}
+
+/// Something worth telling the user about one file.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// The file (or folder).
+    pub path: PathBuf,
+    /// What happened.
+    pub kind: NoticeKind,
+}
+
+/// The kinds of per-file notices.
+#[derive(Debug, Clone)]
+pub enum NoticeKind {
+    /// Not indexed.
+    Skipped(SkipReason, String),
+    /// Decoded from a legacy encoding (informational).
+    Legacy(&'static str),
+    /// Some bytes were invalid in their encoding and were replaced.
+    Lossy(&'static str),
+    /// The article's date header is invalid.
+    BadDate(String),
+    /// The file name is not valid UTF-8; the document key is a lossy copy.
+    LossyName,
+    /// The file changed while it was being read.
+    Changed,
+}
+
+impl NoticeKind {
+    /// Whether this is only of interest with `--verbose`.
+    pub fn is_verbose(&self) -> bool {
+        matches!(
+            self,
+            NoticeKind::Legacy(_) | NoticeKind::Skipped(SkipReason::Symlink, _)
+        )
+    }
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match &self.kind {
+            NoticeKind::Skipped(_, detail) => write!(f, "{path}: skipped, {detail}"),
+            NoticeKind::Legacy(enc) => write!(f, "{path}: decoded from {enc}"),
+            NoticeKind::Lossy(enc) => write!(f, "{path}: invalid {enc} bytes replaced with U+FFFD"),
+            NoticeKind::BadDate(raw) => {
+                write!(f, "{path}: {}", ParseWarning::BadDate(raw.clone()))
+            }
+            NoticeKind::LossyName => write!(
+                f,
+                "{path}: file name is not valid UTF-8; stored with U+FFFD in place of bad bytes"
+            ),
+            NoticeKind::Changed => write!(
+                f,
+                "{path}: changed while being read; will be re-read next run"
+            ),
+        }
+    }
+}
+
+/// Receives progress as the ingest runs. All methods default to no-ops.
+pub trait Progress: Sync {
+    /// The walker has found `candidates` files so far.
+    fn found(&self, _candidates: u64) {}
+    /// The walk is over: `candidates` files in all.
+    fn walk_finished(&self, _candidates: u64) {}
+    /// One candidate is done (indexed, unchanged or skipped); `bytes` were read.
+    fn file_done(&self, _bytes: u64) {}
+    /// Something about one file.
+    fn notice(&self, _notice: &Notice) {}
+    /// A commit starts.
+    fn committing(&self) {}
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// Time spent per stage, summed over threads.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageTimes {
+    /// Walking the folders (walker thread).
+    pub walk_ms: u64,
+    /// stat and read calls.
+    pub read_ms: u64,
+    /// Hashing, decoding and parsing.
+    pub parse_ms: u64,
+    /// Building documents and handing them to tantivy (includes waiting
+    /// while tantivy's queue is full).
+    pub index_ms: u64,
+    /// Commits, including the final merge wait.
+    pub commit_ms: u64,
+}
+
+/// What an ingest run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    /// The index directory.
+    pub index: PathBuf,
+    /// Whether this was a `--full` rebuild.
+    pub full: bool,
+    /// Files considered.
+    pub files: u64,
+    /// New documents.
+    pub added: u64,
+    /// Documents re-indexed because their file changed.
+    pub updated: u64,
+    /// Documents removed because their file is gone.
+    pub deleted: u64,
+    /// Files already indexed and unchanged.
+    pub unchanged: u64,
+    /// Files not indexed.
+    pub skipped: u64,
+    /// `skipped`, by reason.
+    pub skipped_by_reason: BTreeMap<SkipReason, u64>,
+    /// Files decoded from a legacy (non-Unicode) encoding.
+    pub legacy_encoding: u64,
+    /// Files with invalid bytes replaced.
+    pub lossy: u64,
+    /// Warnings reported (skips, bad dates, ...).
+    pub warnings: u64,
+    /// Bytes read from article files.
+    pub bytes_read: u64,
+    /// Documents in the index after the run.
+    pub documents: u64,
+    /// Commits made.
+    pub commits: u64,
+    /// Wall time, in milliseconds.
+    pub elapsed_ms: u64,
+    /// Indexed (added + updated) documents per second.
+    pub docs_per_sec: f64,
+    /// Megabytes (10^6 bytes) read per second.
+    pub mb_per_sec: f64,
+    /// Where the time went.
+    pub stages: StageTimes,
+}
+
+impl IngestReport {
+    /// Documents indexed in this run.
+    pub fn indexed(&self) -> u64 {
+        self.added + self.updated
+    }
+}
+
+/// What the last commit recorded, for `newsidx status`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CommitPayload {
+    /// Unix time of the commit, in seconds.
+    pub committed_at: u64,
+    /// Unix time the ingest started, in seconds.
+    pub started_at: u64,
+    /// Whether this was the ingest's final commit.
+    pub finished: bool,
+    /// The run's counts at this commit.
+    pub summary: serde_json::Value,
+}
+
+/// Runs an ingest.
+///
+/// # Errors
+///
+/// [`Error::NoSuchInput`] for a missing folder (before anything is
+/// touched), [`Error::Locked`] when another ingest runs, and any error that
+/// stops the commit; the last committed index is then left as it was.
+pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestReport> {
+    let started = Instant::now();
+    let started_at = unix_now();
+    let roots = walk::resolve_roots(&opts.paths).map_err(|(path, e)| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NoSuchInput { path },
+        _ => Error::io(path, e),
+    })?;
+    let dir = IndexDir::new(&opts.index_dir);
+    let lock = dir.lock(opts.wait)?;
+    let (index, generation) = if opts.full {
+        lock.open_rebuild(&opts.schema)?
+    } else {
+        lock.open_live(&opts.schema)?
+    };
+    // Leftovers of a crashed or superseded rebuild; a --full run keeps (and
+    // resumes) its own generation.
+    lock.remove_other_generations(Some(generation))?;
+
+    let writer = open_writer(&index, opts)?;
+    // Files a crash left behind that no commit references.
+    let _ = writer.garbage_collect_files().wait();
+    let searcher = index
+        .reader()
+        .map_err(|e| {
+            Error::engine(
+                format!("cannot read the index in {}", dir.root().display()),
+                e,
+            )
+        })?
+        .searcher();
+    let known = Known::load(&searcher)?;
+
+    let run = Run {
+        opts,
+        known: &known,
+        writer: RwLock::new(writer),
+        progress,
+        counters: Counters::default(),
+        failure: Mutex::new(None),
+        stop: AtomicBool::new(false),
+        commit_gate: Mutex::new(()),
+        since_commit: AtomicU64::new(0),
+        started_at,
+        unreadable_dirs: Mutex::new(Vec::new()),
+    };
+    run.process_all(&roots)?;
+
+    if opts.delete_missing {
+        let deleted = run.delete_missing(&roots, &searcher)?;
+        run.counters.deleted.fetch_add(deleted, Ordering::Relaxed);
+    }
+
+    let commit_start = Instant::now();
+    let Run {
+        writer, counters, ..
+    } = run;
+    let mut writer = writer
+        .into_inner()
+        .map_err(|_| internal("index writer lock poisoned"))?;
+    let summary = counters.to_report(opts, started.elapsed());
+    commit(
+        &mut writer,
+        dir.root(),
+        started_at,
+        true,
+        &summary,
+        progress,
+    )?;
+    writer.wait_merging_threads().map_err(|e| {
+        Error::engine(
+            format!("cannot finish merging segments in {}", dir.root().display()),
+            e,
+        )
+    })?;
+    if opts.full {
+        lock.publish(generation)?;
+        lock.remove_other_generations(None)?;
+    }
+    let documents = count_documents(&index)?;
+    let mut report = counters.to_report(opts, started.elapsed());
+    report.stages.commit_ms += ms(commit_start.elapsed());
+    report.commits += 1;
+    report.documents = documents;
+    Ok(report)
+}
+
+fn open_writer(index: &Index, opts: &IngestOptions) -> Result<IndexWriter> {
+    let threads = opts.threads.clamp(1, 8);
+    let per_thread = (opts.memory_budget / threads).max(15_000_000);
+    let options = IndexWriterOptions::builder()
+        .num_worker_threads(threads)
+        .memory_budget_per_thread(per_thread)
+        .num_merge_threads(threads.min(2))
+        .build();
+    index
+        .writer_with_options(options)
+        .map_err(|e| Error::engine("cannot open the index for writing", e))
+}
+
+fn count_documents(index: &Index) -> Result<u64> {
+    let reader = index
+        .reader()
+        .map_err(|e| Error::engine("cannot re-open the index", e))?;
+    Ok(reader.searcher().num_docs())
+}
+
+fn internal(what: &str) -> Error {
+    Error::Engine {
+        context: "internal error".into(),
+        message: what.into(),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn commit(
+    writer: &mut IndexWriter,
+    root: &Path,
+    started_at: u64,
+    finished: bool,
+    summary: &IngestReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    progress.committing();
+    let payload = CommitPayload {
+        committed_at: unix_now(),
+        started_at,
+        finished,
+        summary: serde_json::to_value(summary).unwrap_or(serde_json::Value::Null),
+    };
+    let payload = serde_json::to_string(&payload).unwrap_or_default();
+    let context = || format!("cannot commit to the index in {}", root.display());
+    let mut prepared = writer
+        .prepare_commit()
+        .map_err(|e| Error::engine(context(), e))?;
+    prepared.set_payload(&payload);
+    prepared.commit().map_err(|e| Error::engine(context(), e))?;
+    Ok(())
+}
+
+/// What the index holds before the run: one entry per document, sorted by
+/// the hash of its path, so a million documents take 40 bytes each.
+struct Known {
+    entries: Vec<KnownDoc>,
+    seen: Vec<AtomicBool>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct KnownDoc {
+    path_hash: u64,
+    size: u64,
+    mtime: i64,
+    hash: u64,
+    segment: u32,
+    doc: u32,
+}
+
+impl Known {
+    fn load(searcher: &Searcher) -> Result<Known> {
+        let err = |e| Error::engine("cannot read the document list of the index", e);
+        let name = |f: FieldName| f.as_str();
+        let mut entries = Vec::with_capacity(usize::try_from(searcher.num_docs()).unwrap_or(0));
+        for (segment, reader) in searcher.segment_readers().iter().enumerate() {
+            let ff = reader.fast_fields();
+            let Some(paths) = ff.str(name(FieldName::Path)).map_err(err)? else {
+                continue;
+            };
+            let sizes = ff.u64(name(FieldName::Size)).map_err(err)?;
+            let mtimes = ff.i64(name(FieldName::Mtime)).map_err(err)?;
+            let hashes = ff.u64(name(FieldName::Hash)).map_err(err)?;
+            // Hash each distinct path once, in dictionary order.
+            let mut ord_hash = Vec::with_capacity(paths.num_terms());
+            let mut stream = paths
+                .dictionary()
+                .stream()
+                .map_err(|e| Error::io("fast field path", e))?;
+            while stream.advance() {
+                ord_hash.push(xxh3_64(stream.key()));
+            }
+            for doc in reader.doc_ids_alive() {
+                let Some(ord) = paths.term_ords(doc).next() else {
+                    continue;
+                };
+                let Some(&path_hash) = usize::try_from(ord).ok().and_then(|o| ord_hash.get(o))
+                else {
+                    continue;
+                };
+                entries.push(KnownDoc {
+                    path_hash,
+                    size: sizes.first(doc).unwrap_or(0),
+                    mtime: mtimes.first(doc).unwrap_or(0),
+                    hash: hashes.first(doc).unwrap_or(0),
+                    segment: u32::try_from(segment).unwrap_or(u32::MAX),
+                    doc,
+                });
+            }
+        }
+        entries.sort_unstable_by_key(|e| e.path_hash);
+        let seen = (0..entries.len()).map(|_| AtomicBool::new(false)).collect();
+        Ok(Known { entries, seen })
+    }
+
+    /// Entries for a path, marked as seen. A file can have more than one
+    /// (a crash between a delete and its commit never leaves two, but an
+    /// older index might); all of them are compared.
+    fn lookup(&self, path_hash: u64) -> &[KnownDoc] {
+        let start = self.entries.partition_point(|e| e.path_hash < path_hash);
+        let end = start + self.entries[start..].partition_point(|e| e.path_hash == path_hash);
+        for seen in &self.seen[start..end] {
+            seen.store(true, Ordering::Relaxed);
+        }
+        &self.entries[start..end]
+    }
+
+    fn unseen(&self) -> impl Iterator<Item = &KnownDoc> {
+        self.entries
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, s)| !s.load(Ordering::Relaxed))
+            .map(|(e, _)| e)
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    files: AtomicU64,
+    added: AtomicU64,
+    updated: AtomicU64,
+    deleted: AtomicU64,
+    unchanged: AtomicU64,
+    skipped: [AtomicU64; 7],
+    legacy: AtomicU64,
+    lossy: AtomicU64,
+    warnings: AtomicU64,
+    bytes: AtomicU64,
+    commits: AtomicU64,
+    walk_ns: AtomicU64,
+    read_ns: AtomicU64,
+    parse_ns: AtomicU64,
+    index_ns: AtomicU64,
+    commit_ns: AtomicU64,
+}
+
+const REASONS: [SkipReason; 7] = [
+    SkipReason::Empty,
+    SkipReason::Binary,
+    SkipReason::TooLarge,
+    SkipReason::Unreadable,
+    SkipReason::Vanished,
+    SkipReason::Symlink,
+    SkipReason::Internal,
+];
+
+impl Counters {
+    fn to_report(&self, opts: &IngestOptions, elapsed: Duration) -> IngestReport {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let skipped_by_reason: BTreeMap<SkipReason, u64> = REASONS
+            .iter()
+            .zip(&self.skipped)
+            .map(|(r, n)| (*r, get(n)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let added = get(&self.added);
+        let updated = get(&self.updated);
+        let bytes = get(&self.bytes);
+        let to_ms = |a: &AtomicU64| get(a) / 1_000_000;
+        IngestReport {
+            index: opts.index_dir.clone(),
+            full: opts.full,
+            files: get(&self.files),
+            added,
+            updated,
+            deleted: get(&self.deleted),
+            unchanged: get(&self.unchanged),
+            skipped: skipped_by_reason.values().sum(),
+            skipped_by_reason,
+            legacy_encoding: get(&self.legacy),
+            lossy: get(&self.lossy),
+            warnings: get(&self.warnings),
+            bytes_read: bytes,
+            documents: 0,
+            commits: get(&self.commits),
+            elapsed_ms: ms(elapsed),
+            docs_per_sec: (added + updated) as f64 / secs,
+            mb_per_sec: bytes as f64 / 1e6 / secs,
+            stages: StageTimes {
+                walk_ms: to_ms(&self.walk_ns),
+                read_ms: to_ms(&self.read_ns),
+                parse_ms: to_ms(&self.parse_ns),
+                index_ms: to_ms(&self.index_ns),
+                commit_ms: to_ms(&self.commit_ns),
+            },
+        }
+    }
+}
+
+fn add_ns(counter: &AtomicU64, since: Instant) {
+    counter.fetch_add(
+        u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+}
+
+/// The shared state of one run.
+struct Run<'a> {
+    opts: &'a IngestOptions,
+    known: &'a Known,
+    writer: RwLock<IndexWriter>,
+    progress: &'a dyn Progress,
+    counters: Counters,
+    failure: Mutex<Option<Error>>,
+    stop: AtomicBool,
+    commit_gate: Mutex<()>,
+    since_commit: AtomicU64,
+    started_at: u64,
+    unreadable_dirs: Mutex<Vec<PathBuf>>,
+}
+
+/// What happened to one candidate.
+enum Outcome {
+    Unchanged,
+    Indexed { replaced: bool },
+    Skipped(SkipReason, String),
+}
+
+impl Run<'_> {
+    fn process_all(&self, roots: &[Root]) -> Result<()> {
+        let (tx, rx) = crossbeam_channel::bounded::<Candidate>(4096);
+        let walk_opts = WalkOptions {
+            extensions: self.opts.extensions.clone(),
+            follow_symlinks: self.opts.follow_symlinks,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.opts.threads.max(1))
+            .thread_name(|i| format!("newsidx-read-{i}"))
+            .build()
+            .map_err(|e| internal(&format!("cannot start worker threads: {e}")))?;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let start = Instant::now();
+                let mut found = 0u64;
+                walk::walk(roots, &walk_opts, |event| {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    match event {
+                        WalkEvent::File(c) => {
+                            found += 1;
+                            if found % 256 == 0 {
+                                self.progress.found(found);
+                            }
+                            return tx.send(c).is_ok();
+                        }
+                        WalkEvent::Symlink(path) => {
+                            self.counters.files.fetch_add(1, Ordering::Relaxed);
+                            self.skip(
+                                &path,
+                                SkipReason::Symlink,
+                                "symbolic link not followed (use --follow-symlinks)".into(),
+                            );
+                        }
+                        WalkEvent::Error {
+                            path,
+                            reason,
+                            is_dir,
+                        } => {
+                            if is_dir {
+                                if let Ok(mut dirs) = self.unreadable_dirs.lock() {
+                                    dirs.push(path.clone());
+                                }
+                            }
+                            self.skip(&path, SkipReason::Unreadable, reason);
+                        }
+                    }
+                    true
+                });
+                drop(tx);
+                add_ns(&self.counters.walk_ns, start);
+                self.progress.walk_finished(found);
+            });
+            pool.install(|| {
+                rx.into_iter().par_bridge().for_each(|candidate| {
+                    if !self.stop.load(Ordering::Relaxed) {
+                        self.handle(&candidate);
+                    }
+                });
+            });
+        });
+        match self.failure.lock().ok().and_then(|mut f| f.take()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&self, e: Error) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Ok(mut f) = self.failure.lock() {
+            f.get_or_insert(e);
+        }
+    }
+
+    fn notice(&self, path: &Path, kind: NoticeKind) {
+        if !kind.is_verbose() {
+            self.counters.warnings.fetch_add(1, Ordering::Relaxed);
+        }
+        self.progress.notice(&Notice {
+            path: path.to_owned(),
+            kind,
+        });
+    }
+
+    fn skip(&self, path: &Path, reason: SkipReason, detail: String) {
+        if let Some(i) = REASONS.iter().position(|r| *r == reason) {
+            self.counters.skipped[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.notice(path, NoticeKind::Skipped(reason, detail));
+    }
+
+    fn handle(&self, c: &Candidate) {
+        self.counters.files.fetch_add(1, Ordering::Relaxed);
+        let before = self.counters.bytes.load(Ordering::Relaxed);
+        let outcome = match catch_unwind(AssertUnwindSafe(|| self.process(c))) {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => {
+                self.fail(e);
+                return;
+            }
+            Err(_) => Outcome::Skipped(
+                SkipReason::Internal,
+                "the parser panicked (a bug: please report it)".into(),
+            ),
+        };
+        match outcome {
+            Outcome::Unchanged => {
+                self.counters.unchanged.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Indexed { replaced } => {
+                let counter = if replaced {
+                    &self.counters.updated
+                } else {
+                    &self.counters.added
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                if self.since_commit.fetch_add(1, Ordering::Relaxed) + 1 >= self.opts.commit_every {
+                    self.maybe_commit();
+                }
+            }
+            Outcome::Skipped(reason, detail) => self.skip(&c.path, reason, detail),
+        }
+        // Approximate under concurrency; it only drives the progress rate.
+        let after = self.counters.bytes.load(Ordering::Relaxed);
+        self.progress.file_done(after.saturating_sub(before));
+    }
+
+    /// Commits once `commit_every` documents are pending. Workers add
+    /// documents under the read side of the writer lock; the commit takes
+    /// the write side, so it waits for in-flight `add_document` calls and
+    /// holds new ones back until it is durable.
+    fn maybe_commit(&self) {
+        let Ok(_gate) = self.commit_gate.try_lock() else {
+            return;
+        };
+        if self.since_commit.load(Ordering::Relaxed) < self.opts.commit_every {
+            return;
+        }
+        let start = Instant::now();
+        let Ok(mut writer) = self.writer.write() else {
+            self.fail(internal("index writer lock poisoned"));
+            return;
+        };
+        self.since_commit.store(0, Ordering::Relaxed);
+        let summary = self.counters.to_report(self.opts, Duration::ZERO);
+        let result = commit(
+            &mut writer,
+            &self.opts.index_dir,
+            self.started_at,
+            false,
+            &summary,
+            self.progress,
+        );
+        add_ns(&self.counters.commit_ns, start);
+        match result {
+            Ok(()) => {
+                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn process(&self, c: &Candidate) -> Result<Outcome> {
+        let opts = self.opts;
+        let t_read = Instant::now();
+        let meta = match fs::metadata(&c.path) {
+            Ok(m) => m,
+            Err(e) => return Ok(io_skip(&e)),
+        };
+        let size = meta.len();
+        let mtime = mtime_ns(&meta);
+        let path_str = c.path.to_string_lossy();
+        if matches!(path_str, std::borrow::Cow::Owned(_)) {
+            self.notice(&c.path, NoticeKind::LossyName);
+        }
+        let known = self.known.lookup(xxh3_64(path_str.as_bytes()));
+        if let [only] = known
+            && only.size == size
+            && only.mtime == mtime
+        {
+            add_ns(&self.counters.read_ns, t_read);
+            return Ok(Outcome::Unchanged);
+        }
+        if size > opts.max_file_size {
+            return Ok(Outcome::Skipped(
+                SkipReason::TooLarge,
+                format!(
+                    "{} is larger than --max-file-size {}",
+                    human_bytes(size),
+                    human_bytes(opts.max_file_size)
+                ),
+            ));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 1);
+        let read = File::open(&c.path)
+            .and_then(|f| f.take(opts.max_file_size + 1).read_to_end(&mut bytes));
+        if let Err(e) = read {
+            return Ok(io_skip(&e));
+        }
+        let mut mtime = mtime;
+        if bytes.len() as u64 != size {
+            if bytes.len() as u64 > opts.max_file_size {
+                return Ok(Outcome::Skipped(
+                    SkipReason::TooLarge,
+                    "grew past --max-file-size while being read".into(),
+                ));
+            }
+            // Store an impossible mtime so the next run re-reads it.
+            self.notice(&c.path, NoticeKind::Changed);
+            mtime = i64::MIN;
+        }
+        self.counters
+            .bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        add_ns(&self.counters.read_ns, t_read);
+
+        let t_parse = Instant::now();
+        let hash = xxh3_64(&bytes);
+        if let [only] = known
+            && only.hash == hash
+            && only.size == bytes.len() as u64
+        {
+            // Touched, not changed. The stored mtime stays; the next run
+            // hashes the file again, which is cheap next to re-indexing.
+            add_ns(&self.counters.parse_ns, t_parse);
+            return Ok(Outcome::Unchanged);
+        }
+        let replaced = !known.is_empty();
+        let decoded = match decode::decode(&bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                if replaced {
+                    // The file is no longer an article: its old text must go.
+                    self.delete_path(&path_str);
+                }
+                let reason = match e {
+                    DecodeError::Empty => SkipReason::Empty,
+                    DecodeError::Binary => SkipReason::Binary,
+                };
+                return Ok(Outcome::Skipped(reason, e.to_string()));
+            }
+        };
+        if decoded.is_legacy() {
+            self.counters.legacy.fetch_add(1, Ordering::Relaxed);
+            self.notice(&c.path, NoticeKind::Legacy(decoded.encoding.name()));
+        }
+        if decoded.lossy {
+            self.counters.lossy.fetch_add(1, Ordering::Relaxed);
+            self.notice(&c.path, NoticeKind::Lossy(decoded.encoding.name()));
+        }
+        let article = match article::parse(&decoded.text) {
+            Ok(a) => a,
+            Err(e) => {
+                if replaced {
+                    self.delete_path(&path_str);
+                }
+                return Ok(Outcome::Skipped(SkipReason::Empty, e.to_string()));
+            }
+        };
+        for w in &article.warnings {
+            match w {
+                ParseWarning::BadDate(raw) => {
+                    self.notice(&c.path, NoticeKind::BadDate(raw.clone()))
+                }
+            }
+        }
+        add_ns(&self.counters.parse_ns, t_parse);
+
+        let t_index = Instant::now();
+        let info = FileInfo {
+            path: &path_str,
+            id: &c.id,
+            size: bytes.len() as u64,
+            mtime,
+            hash,
+        };
+        let doc: TantivyDocument = opts.schema.to_document(&article, &info);
+        let writer = self
+            .writer
+            .read()
+            .map_err(|_| internal("index writer lock poisoned"))?;
+        if replaced {
+            writer.delete_term(Term::from_field_text(opts.schema.fields.path, &path_str));
+        }
+        writer.add_document(doc).map_err(|e| {
+            Error::engine(
+                format!(
+                    "cannot index {} into {}",
+                    c.path.display(),
+                    opts.index_dir.display()
+                ),
+                e,
+            )
+        })?;
+        drop(writer);
+        add_ns(&self.counters.index_ns, t_index);
+        Ok(Outcome::Indexed { replaced })
+    }
+
+    fn delete_path(&self, path: &str) {
+        if let Ok(writer) = self.writer.read() {
+            writer.delete_term(Term::from_field_text(self.opts.schema.fields.path, path));
+            self.counters.deleted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Deletes documents whose files were not seen, under the roots of this
+    /// run only and never under a folder that could not be read.
+    fn delete_missing(&self, roots: &[Root], searcher: &Searcher) -> Result<u64> {
+        let unreadable = self
+            .unreadable_dirs
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default();
+        let writer = self
+            .writer
+            .read()
+            .map_err(|_| internal("index writer lock poisoned"))?;
+        let path_field = self.opts.schema.fields.path;
+        let mut deleted = 0;
+        let mut columns = Vec::new();
+        for reader in searcher.segment_readers() {
+            columns.push(
+                reader
+                    .fast_fields()
+                    .str(FieldName::Path.as_str())
+                    .map_err(|e| Error::engine("cannot read document paths", e))?,
+            );
+        }
+        let mut path = String::new();
+        for doc in self.known.unseen() {
+            let Some(Some(column)) = columns.get(doc.segment as usize) else {
+                continue;
+            };
+            let Some(ord) = column.term_ords(doc.doc).next() else {
+                continue;
+            };
+            path.clear();
+            if !column.ord_to_str(ord, &mut path).unwrap_or(false) {
+                continue;
+            }
+            let p = Path::new(&path);
+            let under_root = roots.iter().any(|r| p.starts_with(&r.path));
+            let under_unreadable = unreadable.iter().any(|d| p.starts_with(d));
+            if under_root && !under_unreadable {
+                writer.delete_term(Term::from_field_text(path_field, &path));
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+fn io_skip(e: &std::io::Error) -> Outcome {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Outcome::Skipped(
+            SkipReason::Vanished,
+            "vanished between the walk and the read".into(),
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            Outcome::Skipped(SkipReason::Unreadable, "permission denied".into())
+        }
+        _ => Outcome::Skipped(SkipReason::Unreadable, e.to_string()),
+    }
+}
+
+fn mtime_ns(meta: &fs::Metadata) -> i64 {
+    match meta.modified() {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_nanos()).unwrap_or(i64::MAX),
+        },
+        Err(_) => 0,
+    }
+}
+
+/// `4.0 MiB`, `512 KiB`, `17 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value >= 100.0 || value.fract() < 0.05 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

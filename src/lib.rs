@@ -1,0 +1,14 @@
+//! newsidx library.
+pub mod article;
+pub mod decode;
+pub mod error;
+pub mod hit;
+pub mod indexdir;
+pub mod ingest;
+pub mod output;
+pub mod query;
+pub mod schema;
+pub mod search;
+pub mod snippet;
+pub mod status;
+pub mod walk;

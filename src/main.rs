@@ -1,0 +1,273 @@
+//! The `newsidx` binary: parse flags, run the library, print, and map
+//! errors to exit codes. Everything worth testing lives in the library.
+
+mod cli;
+mod progress;
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use newsidx::error::Error;
+use newsidx::ingest::{self, IngestReport, human_bytes};
+use newsidx::output::{self, HumanStyle};
+use newsidx::snippet::clean;
+use newsidx::{search, status};
+
+use crate::cli::{Cli, ColorChoice, Command, IngestArgs, SearchArgs, StatusArgs};
+use crate::progress::Reporter;
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// Success: hits found, ingest committed.
+    Success = 0,
+    /// A search that found nothing.
+    NoHits = 1,
+    /// Any error.
+    Error = 2,
+    /// Another ingest holds the index.
+    Locked = 3,
+    /// `--strict` and files were skipped.
+    Skipped = 4,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            // A closed pipe (`newsidx search x | head`) is not an error.
+            if err
+                .downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            {
+                return Exit::Success.into();
+            }
+            eprintln!("newsidx: {}", clean(&format!("{err:#}")));
+            exit_for(&err).into()
+        }
+    }
+}
+
+fn exit_for(err: &anyhow::Error) -> Exit {
+    match err.downcast_ref::<Error>() {
+        Some(Error::Locked { .. }) => Exit::Locked,
+        _ => Exit::Error,
+    }
+}
+
+fn run(cli: &Cli) -> Result<Exit> {
+    match &cli.command {
+        Command::Ingest(args) => run_ingest(cli, args),
+        Command::Search(args) => run_search(cli, args),
+        Command::Status(args) => run_status(cli, args),
+    }
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
+/// Standard output, block-buffered (results are written in one go).
+fn stdout() -> BufWriter<io::StdoutLock<'static>> {
+    BufWriter::with_capacity(64 * 1024, io::stdout().lock())
+}
+
+fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Exit> {
+    let opts = args.to_options(cli)?;
+    let reporter = Reporter::new(cli.quiet || args.json, args.verbose);
+    let result = ingest::ingest(&opts, &reporter);
+    reporter.finish();
+    let report = result?;
+    if args.json {
+        let mut out = stdout();
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        out.flush()?;
+    } else if !cli.quiet {
+        eprintln!("newsidx: {}", summary_line(&report));
+        if args.stats {
+            let s = &report.stages;
+            eprintln!(
+                "newsidx: time (thread-seconds): walk {:.2}s, read {:.2}s, parse {:.2}s, index {:.2}s, commit {:.2}s",
+                s.walk_ms as f64 / 1e3,
+                s.read_ms as f64 / 1e3,
+                s.parse_ms as f64 / 1e3,
+                s.index_ms as f64 / 1e3,
+                s.commit_ms as f64 / 1e3
+            );
+        }
+    }
+    let problems = report.skipped
+        - report
+            .skipped_by_reason
+            .get(&ingest::SkipReason::Symlink)
+            .copied()
+            .unwrap_or(0);
+    Ok(if args.strict && problems > 0 {
+        Exit::Skipped
+    } else {
+        Exit::Success
+    })
+}
+
+fn summary_line(r: &IngestReport) -> String {
+    let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let mut line = format!(
+        "{} indexed ({} added, {} updated, {} deleted, {} unchanged, {} skipped",
+        plural(r.indexed(), "document"),
+        r.added,
+        r.updated,
+        r.deleted,
+        r.unchanged,
+        r.skipped
+    );
+    if !r.skipped_by_reason.is_empty() {
+        let reasons: Vec<String> = r
+            .skipped_by_reason
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.as_str()))
+            .collect();
+        line.push_str(&format!(": {}", reasons.join(", ")));
+    }
+    line.push(')');
+    if r.legacy_encoding > 0 {
+        line.push_str(&format!(
+            ", {} decoded from legacy encodings",
+            r.legacy_encoding
+        ));
+    }
+    line.push_str(&format!(
+        " in {:.2}s, {:.0} docs/s, {:.1} MB/s; {} in {}",
+        r.elapsed_ms as f64 / 1e3,
+        r.docs_per_sec,
+        r.mb_per_sec,
+        plural(r.documents, "document"),
+        r.index.display()
+    ));
+    line
+}
+
+fn run_search(cli: &Cli, args: &SearchArgs) -> Result<Exit> {
+    let opts = args.to_options(cli)?;
+    let results = search::search(&opts)?;
+    for w in &results.summary.warnings {
+        eprintln!("newsidx: warning: ignored part of the query: {}", clean(w));
+    }
+    let mut out = stdout();
+    if args.json {
+        output::write_json(&mut out, &results.hits, &results.facets, &results.summary)?;
+    } else {
+        let style = HumanStyle {
+            color: use_color(cli.color),
+        };
+        output::write_human(
+            &mut out,
+            &results.hits,
+            &results.facets,
+            &results.summary,
+            style,
+        )?;
+    }
+    out.flush()?;
+    Ok(if results.summary.total_hits > 0 {
+        Exit::Success
+    } else {
+        Exit::NoHits
+    })
+}
+
+fn run_status(cli: &Cli, args: &StatusArgs) -> Result<Exit> {
+    let schema = cli::load_schema(cli.schema.as_ref())?;
+    let dir = cli::index_dir(cli.index.as_ref())?;
+    let s = status::status(&dir, &schema)?;
+    let mut out = stdout();
+    if args.json {
+        serde_json::to_writer(&mut out, &s)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "index:      {}", clean(&s.index.display().to_string()))?;
+        writeln!(
+            out,
+            "documents:  {} in {} segments, {} on disk",
+            s.documents,
+            s.segments,
+            human_bytes(s.size_bytes)
+        )?;
+        match (&s.first_date, &s.last_date) {
+            (Some(a), Some(b)) => writeln!(out, "dates:      {a} to {b} ({} undated)", s.undated)?,
+            _ => writeln!(out, "dates:      none ({} undated)", s.undated)?,
+        }
+        match &s.last_commit {
+            Some(c) => {
+                let state = if c.finished {
+                    "finished"
+                } else {
+                    "interrupted or still running"
+                };
+                writeln!(
+                    out,
+                    "last commit: {} (unix time), ingest {state}",
+                    c.committed_at
+                )?;
+                if let Ok(r) = serde_json::from_value::<serde_json::Value>(c.summary.clone()) {
+                    let get = |k: &str| r.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+                    writeln!(
+                        out,
+                        "last ingest: {} added, {} updated, {} deleted, {} unchanged, {} skipped",
+                        get("added"),
+                        get("updated"),
+                        get("deleted"),
+                        get("unchanged"),
+                        get("skipped")
+                    )?;
+                }
+            }
+            None => writeln!(out, "last commit: none")?,
+        }
+        match (s.ingest_running, s.ingest_pid) {
+            (true, Some(pid)) => writeln!(out, "ingest:     running (pid {pid})")?,
+            (true, None) => writeln!(out, "ingest:     running")?,
+            (false, _) => writeln!(out, "ingest:     not running")?,
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_the_documented_ones() {
+        assert_eq!(Exit::Success as u8, 0);
+        assert_eq!(Exit::NoHits as u8, 1);
+        assert_eq!(Exit::Error as u8, 2);
+        assert_eq!(Exit::Locked as u8, 3);
+        assert_eq!(Exit::Skipped as u8, 4);
+        let locked = anyhow::Error::from(Error::Locked {
+            dir: "/x".into(),
+            pid: Some(1),
+        });
+        assert_eq!(exit_for(&locked), Exit::Locked);
+        let other = anyhow::Error::from(Error::NoIndex { dir: "/x".into() });
+        assert_eq!(exit_for(&other), Exit::Error);
+    }
+}

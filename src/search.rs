@@ -1,0 +1,1176 @@
+//! Search: open the index, compile the query tree into tantivy queries,
+//! collect ranked (or date-sorted) hits with an exact total and facets, and
+//! cut snippets from the stored text.
+//!
+//! Stemming happens here, at query time: the index keeps exact words, and a
+//! word is expanded to the index terms that share its English stem
+//! (`negotiate` → `negotiate`, `negotiated`, `negotiations`, ...), with the
+//! word as typed weighted above its variants. So `=word` can ask for the
+//! surface form, and a proper name that a stemmer would mangle still ranks
+//! its true matches first. Prefix and fuzzy terms are expanded the same way,
+//! against the term dictionaries, so they are BM25-ranked like any word and
+//! the snippet highlights exactly the words that matched.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tantivy::collector::{Collector, Count, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, ExistsQuery, FuzzyTermQuery, Occur as TOccur,
+    PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
+};
+use tantivy::schema::document::Value;
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer};
+use tantivy::{
+    DateTime, DocAddress, DocId, Index, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term,
+};
+
+use crate::article::Date;
+use crate::error::{Error, Result};
+use crate::hit::{Facet, Hit, Summary};
+use crate::indexdir::IndexDir;
+use crate::query::{self, Leaf, LeafKind, Node, Occur, ParseOptions};
+use crate::schema::{
+    FieldName, FieldSpec, FieldType, NewsSchema, Record, TokenizerName, date_from_tantivy,
+    date_to_tantivy,
+};
+use crate::snippet::{self, Highlighter, Pattern, Rule, Source, Token};
+
+/// Weight of a stemmed variant relative to the word as typed.
+const VARIANT_BOOST: Score = 0.6;
+/// Most index terms one word, prefix or fuzzy term expands to with BM25
+/// scoring; a prefix matching more runs as a constant-score filter.
+const MAX_EXPANSIONS: usize = 64;
+/// Extra candidates collected past the page, so that score ties at the page
+/// boundary are ordered by path, not by segment order.
+const TIE_SLACK: usize = 16;
+
+/// How hits are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// By BM25 score.
+    #[default]
+    Relevance,
+    /// Newest date first (undated last).
+    Newest,
+    /// Oldest date first (undated last).
+    Oldest,
+}
+
+/// What a facet counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacetKind {
+    /// `date:year`.
+    Year,
+    /// `date:month`.
+    Month,
+    /// `date:day`.
+    Day,
+    /// `dateline`.
+    Dateline,
+    /// `agency`.
+    Agency,
+}
+
+impl FacetKind {
+    /// The name as typed after `--facet`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FacetKind::Year => "date:year",
+            FacetKind::Month => "date:month",
+            FacetKind::Day => "date:day",
+            FacetKind::Dateline => "dateline",
+            FacetKind::Agency => "agency",
+        }
+    }
+
+    /// Parses a `--facet` value.
+    pub fn parse(s: &str) -> Option<FacetKind> {
+        [
+            FacetKind::Year,
+            FacetKind::Month,
+            FacetKind::Day,
+            FacetKind::Dateline,
+            FacetKind::Agency,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Everything a search needs to know.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// The index directory.
+    pub index_dir: PathBuf,
+    /// The schema.
+    pub schema: NewsSchema,
+    /// The query text.
+    pub query: String,
+    /// Words must all match (default) or any (`--or`).
+    pub conjunction: bool,
+    /// Run what parses, warn about the rest.
+    pub lenient: bool,
+    /// Restrict the default fields (`--in`).
+    pub scope: Option<Vec<FieldName>>,
+    /// First day (inclusive).
+    pub since: Option<Date>,
+    /// Last day (inclusive).
+    pub until: Option<Date>,
+    /// Only this agency.
+    pub agency: Option<String>,
+    /// Only datelines containing these words.
+    pub dateline: Option<String>,
+    /// Order of hits.
+    pub sort: Sort,
+    /// Hits per page.
+    pub limit: usize,
+    /// Hits to skip.
+    pub offset: usize,
+    /// Fragments per hit.
+    pub fragments: usize,
+    /// Characters per fragment.
+    pub snippet_chars: usize,
+    /// Facets to count.
+    pub facets: Vec<FacetKind>,
+    /// Explain scores.
+    pub explain: bool,
+}
+
+impl SearchOptions {
+    /// Options with the documented defaults.
+    pub fn new(index_dir: PathBuf, schema: NewsSchema, query: String) -> SearchOptions {
+        SearchOptions {
+            index_dir,
+            schema,
+            query,
+            conjunction: true,
+            lenient: false,
+            scope: None,
+            since: None,
+            until: None,
+            agency: None,
+            dateline: None,
+            sort: Sort::Relevance,
+            limit: 10,
+            offset: 0,
+            fragments: 2,
+            snippet_chars: 180,
+            facets: Vec::new(),
+            explain: false,
+        }
+    }
+}
+
+/// The result of a search.
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    /// The page of hits.
+    pub hits: Vec<Hit>,
+    /// Facet counts, in the order asked.
+    pub facets: Vec<Facet>,
+    /// Totals and timing.
+    pub summary: Summary,
+}
+
+/// Runs a search.
+///
+/// # Errors
+///
+/// [`Error::Query`] for a query that does not parse, [`Error::NoIndex`]
+/// and the other index errors of [`IndexDir::open_for_search`].
+pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
+    let start = Instant::now();
+    let schema = &opts.schema;
+    // Parse before touching the index: a bad query is the user's to fix
+    // whether or not an index exists.
+    let names = schema.query_field_names();
+    let parsed = query::parse(
+        &opts.query,
+        &ParseOptions {
+            conjunction: opts.conjunction,
+            fields: &names,
+            lenient: opts.lenient,
+        },
+    )?;
+    if opts.since.zip(opts.until).is_some_and(|(s, u)| s > u) {
+        return Err(Error::Usage("--since is after --until".into()));
+    }
+
+    let open = IndexDir::new(&opts.index_dir).open_for_search(schema)?;
+    let searcher = &open.searcher;
+    let mut compiler = Compiler::new(schema, &open.index, searcher, opts.scope.as_deref());
+    let main = compiler.compile(&parsed.node, false)?;
+    let mut clauses: Vec<(TOccur, Box<dyn Query>)> = Vec::new();
+    clauses.extend(main.map(|q| (TOccur::Must, q)));
+    clauses.extend(
+        compiler
+            .filters(opts)?
+            .into_iter()
+            .map(|q| (TOccur::Must, q)),
+    );
+    let query: Box<dyn Query> = match clauses.len() {
+        0 => Box::new(EmptyQuery),
+        1 => clauses
+            .pop()
+            .map(|(_, q)| q)
+            .unwrap_or_else(|| Box::new(EmptyQuery)),
+        _ => Box::new(BooleanQuery::new(clauses)),
+    };
+
+    let top = TopCollector {
+        k: opts.offset + opts.limit + TIE_SLACK,
+        sort: opts.sort,
+    };
+    let facets = FacetCollector {
+        kinds: opts.facets.clone(),
+    };
+    let (ranked, total, facet_counts) = searcher
+        .search(query.as_ref(), &(top, Count, facets))
+        .map_err(|e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e))?;
+    let ranked = order_ties(searcher, ranked)?;
+
+    let highlighter = Highlighter::new(std::mem::take(&mut compiler.rules));
+    let mut hits = Vec::new();
+    for (i, (_, score, addr)) in ranked
+        .into_iter()
+        .skip(opts.offset)
+        .take(opts.limit)
+        .enumerate()
+    {
+        let doc: TantivyDocument = searcher.doc(addr).map_err(|e| {
+            Error::engine(
+                format!(
+                    "cannot read a stored document in {}",
+                    opts.index_dir.display()
+                ),
+                e,
+            )
+        })?;
+        let mut hit = compiler.build_hit(&doc, opts.offset + i + 1, score, &highlighter, opts);
+        if opts.explain {
+            hit.explanation = query
+                .explain(searcher, addr)
+                .ok()
+                .and_then(|e| serde_json::from_str(&e.to_pretty_json()).ok());
+        }
+        hits.push(hit);
+    }
+    let summary = Summary {
+        query: opts.query.clone(),
+        total_hits: total as u64,
+        returned: hits.len(),
+        offset: opts.offset,
+        elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
+    };
+    Ok(SearchResults {
+        hits,
+        facets: facet_counts,
+        summary,
+    })
+}
+
+/// Turns the query tree into tantivy queries and records what to highlight.
+struct Compiler<'a> {
+    schema: &'a NewsSchema,
+    index: &'a Index,
+    searcher: &'a tantivy::Searcher,
+    defaults: Vec<(FieldName, Score)>,
+    analyzers: HashMap<Field, TextAnalyzer>,
+    stemmer: TextAnalyzer,
+    rules: Vec<Rule>,
+}
+
+/// The snippet label of a field, when snippets are cut from it.
+fn label(name: FieldName) -> Option<&'static str> {
+    match name {
+        FieldName::Title => Some("title"),
+        FieldName::Body => Some("body"),
+        FieldName::Captions => Some("caption"),
+        _ => None,
+    }
+}
+
+impl<'a> Compiler<'a> {
+    fn new(
+        schema: &'a NewsSchema,
+        index: &'a Index,
+        searcher: &'a tantivy::Searcher,
+        scope: Option<&[FieldName]>,
+    ) -> Compiler<'a> {
+        let defaults = match scope {
+            Some(fields) => fields
+                .iter()
+                .map(|f| {
+                    (
+                        *f,
+                        schema
+                            .default_fields
+                            .iter()
+                            .find(|(d, _)| d == f)
+                            .map_or(1.0, |(_, b)| *b),
+                    )
+                })
+                .collect(),
+            None => schema.default_fields.clone(),
+        };
+        Compiler {
+            schema,
+            index,
+            searcher,
+            defaults,
+            analyzers: HashMap::new(),
+            stemmer: TextAnalyzer::builder(RawTokenizer::default())
+                .filter(Stemmer::new(Language::English))
+                .build(),
+            rules: Vec::new(),
+        }
+    }
+
+    fn analyze(&mut self, field: Field, text: &str) -> Vec<String> {
+        let index = self.index;
+        let analyzer = self.analyzers.entry(field).or_insert_with(|| {
+            index
+                .tokenizer_for_field(field)
+                .unwrap_or_else(|_| TextAnalyzer::from(RawTokenizer::default()))
+        });
+        let mut out = Vec::new();
+        let mut stream = analyzer.token_stream(text);
+        while let Some(t) = stream.next() {
+            out.push(t.text.clone());
+        }
+        out
+    }
+
+    fn stem(&mut self, word: &str) -> String {
+        let mut stream = self.stemmer.token_stream(word);
+        stream
+            .next()
+            .map_or_else(|| word.to_owned(), |t| t.text.clone())
+    }
+
+    fn compile(&mut self, node: &Node, negated: bool) -> Result<Option<Box<dyn Query>>> {
+        Ok(match node {
+            Node::All => Some(Box::new(AllQuery)),
+            Node::Boost(inner, boost) => self.compile(inner, negated)?.map(|q| boosted(q, *boost)),
+            Node::Leaf(leaf) => self.leaf(leaf, negated)?,
+            Node::Bool(clauses) => {
+                let mut subs = Vec::new();
+                let mut positive = false;
+                for (occur, n) in clauses {
+                    let q = self.compile(n, negated ^ (*occur == Occur::MustNot))?;
+                    if let Some(q) = q {
+                        let occur = match occur {
+                            Occur::Must => TOccur::Must,
+                            Occur::Should => TOccur::Should,
+                            Occur::MustNot => TOccur::MustNot,
+                        };
+                        positive |= occur != TOccur::MustNot;
+                        subs.push((occur, q));
+                    }
+                }
+                if subs.is_empty() {
+                    None
+                } else {
+                    if !positive {
+                        // `-war` alone: everything except war.
+                        subs.push((TOccur::Must, Box::new(AllQuery)));
+                    }
+                    Some(Box::new(BooleanQuery::new(subs)))
+                }
+            }
+        })
+    }
+
+    fn targets(&self, leaf: &Leaf) -> Result<Vec<(FieldSpec, Score)>> {
+        match &leaf.field {
+            None => Ok(self
+                .defaults
+                .iter()
+                .map(|(f, b)| (self.schema.spec(*f).clone(), *b))
+                .collect()),
+            Some(name) => {
+                let spec = self
+                    .schema
+                    .resolve(name)
+                    .ok_or_else(|| Error::Usage(format!("unknown field '{name}'")))?;
+                if !spec.indexed {
+                    return Err(Error::Usage(format!(
+                        "field '{name}' is not indexed, so it cannot be searched"
+                    )));
+                }
+                Ok(vec![(spec.clone(), 1.0)])
+            }
+        }
+    }
+
+    fn leaf(&mut self, leaf: &Leaf, negated: bool) -> Result<Option<Box<dyn Query>>> {
+        if let LeafKind::Dates { from, to } = &leaf.kind {
+            return Ok(Some(date_query(self.schema.fields.date, *from, *to)));
+        }
+        let mut per_field: Vec<(TOccur, Box<dyn Query>)> = Vec::new();
+        let mut highlight: Option<(Vec<&'static str>, Pattern)> = None;
+        for (spec, boost) in self.targets(leaf)? {
+            let Some((q, pattern)) = self.field_query(&spec, &leaf.kind)? else {
+                continue;
+            };
+            per_field.push((TOccur::Should, boosted(q, boost)));
+            if let Some(l) = label(spec.name)
+                && !negated
+            {
+                let entry = highlight.get_or_insert_with(|| (Vec::new(), pattern.clone()));
+                entry.0.push(l);
+                merge_patterns(&mut entry.1, pattern);
+            }
+        }
+        if let Some((fields, pattern)) = highlight {
+            self.rules.push(Rule { fields, pattern });
+        }
+        let q: Option<Box<dyn Query>> = match per_field.len() {
+            0 => None,
+            1 => per_field.pop().map(|(_, q)| q),
+            _ => Some(Box::new(BooleanQuery::new(per_field))),
+        };
+        Ok(q.map(|q| match leaf.boost {
+            Some(b) => boosted(q, b),
+            None => q,
+        }))
+    }
+
+    /// The query for one leaf in one field, and what it highlights.
+    fn field_query(
+        &mut self,
+        spec: &FieldSpec,
+        kind: &LeafKind,
+    ) -> Result<Option<(Box<dyn Query>, Pattern)>> {
+        let field = spec.field;
+        let positions = spec.record == Some(Record::Position);
+        let is_words = spec.ty == FieldType::Text && spec.tokenizer == Some(TokenizerName::News);
+        let freqs = if spec.record == Some(Record::Basic) || spec.ty == FieldType::String {
+            IndexRecordOption::Basic
+        } else {
+            IndexRecordOption::WithFreqs
+        };
+        let term_query = |t: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, t), freqs))
+        };
+        let (text, exact) = match kind {
+            LeafKind::Word { text, exact } => (text.as_str(), *exact),
+            LeafKind::Phrase { text, .. }
+            | LeafKind::Prefix(text)
+            | LeafKind::Fuzzy { text, .. } => (text.as_str(), true),
+            LeafKind::Dates { .. } => return Ok(None),
+        };
+        let tokens = self.analyze(field, text);
+        if tokens.is_empty() {
+            return Ok(None);
+        }
+        if tokens.len() > 1 && !matches!(kind, LeafKind::Prefix(_)) {
+            // `U.S.` or a quoted phrase: the words in order.
+            let slop = if let LeafKind::Phrase { slop, .. } = kind {
+                *slop
+            } else {
+                0
+            };
+            let pattern = Pattern::Phrase(tokens.clone(), slop);
+            let q: Box<dyn Query> = if positions {
+                let terms = tokens
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (i, Term::from_field_text(field, t)))
+                    .collect();
+                Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop))
+            } else {
+                Box::new(BooleanQuery::new(
+                    tokens
+                        .iter()
+                        .map(|t| (TOccur::Must, term_query(t)))
+                        .collect(),
+                ))
+            };
+            return Ok(Some((q, pattern)));
+        }
+        let last = tokens.last().cloned().unwrap_or_default();
+        match kind {
+            LeafKind::Prefix(_) if tokens.len() > 1 => {
+                let terms = tokens
+                    .iter()
+                    .map(|t| Term::from_field_text(field, t))
+                    .collect();
+                let q: Box<dyn Query> = if positions {
+                    Box::new(PhrasePrefixQuery::new(terms))
+                } else {
+                    Box::new(EmptyQuery)
+                };
+                Ok(Some((q, Pattern::Prefix(last))))
+            }
+            LeafKind::Prefix(_) => {
+                let found = self.expand(
+                    field,
+                    &last,
+                    |t| t.starts_with(last.as_str()),
+                    MAX_EXPANSIONS + 1,
+                )?;
+                if found.len() > MAX_EXPANSIONS {
+                    let q = RegexQuery::from_pattern(&format!("{}.*", regex_escape(&last)), field)
+                        .map_err(|e| Error::engine("cannot build a prefix query", e))?;
+                    return Ok(Some((Box::new(q), Pattern::Prefix(last))));
+                }
+                Ok(Some((
+                    any_term(&found, term_query, None),
+                    Pattern::Terms(found.into_iter().collect()),
+                )))
+            }
+            LeafKind::Fuzzy { distance, .. } => {
+                let found = self.fuzzy_terms(field, &last, *distance)?;
+                let exact_boost = found.contains(&last).then_some(last.as_str());
+                Ok(Some((
+                    any_term(&found, term_query, exact_boost),
+                    Pattern::Terms(found.into_iter().collect()),
+                )))
+            }
+            _ if exact || !is_words => Ok(Some((
+                term_query(&last),
+                Pattern::Terms(HashSet::from([last])),
+            ))),
+            _ => {
+                let stem = self.stem(&last);
+                let prefix = expansion_prefix(&last, &stem);
+                let stemmer = &mut self.stemmer;
+                let mut variants = Vec::new();
+                if !prefix.is_empty() {
+                    let mut same_stem = |t: &str| {
+                        let mut s = stemmer.token_stream(t);
+                        s.next().is_some_and(|tok| tok.text == stem)
+                    };
+                    variants =
+                        expand_terms(self.searcher, field, prefix, &mut same_stem, MAX_EXPANSIONS)?;
+                }
+                variants.retain(|v| *v != last);
+                let mut clauses: Vec<(TOccur, Box<dyn Query>)> =
+                    vec![(TOccur::Should, term_query(&last))];
+                clauses.extend(
+                    variants
+                        .iter()
+                        .map(|v| (TOccur::Should, boosted(term_query(v), VARIANT_BOOST))),
+                );
+                let q: Box<dyn Query> = if clauses.len() == 1 {
+                    term_query(&last)
+                } else {
+                    Box::new(BooleanQuery::new(clauses))
+                };
+                let mut set: HashSet<String> = variants.into_iter().collect();
+                set.insert(last);
+                Ok(Some((q, Pattern::Terms(set))))
+            }
+        }
+    }
+
+    fn expand(
+        &self,
+        field: Field,
+        prefix: &str,
+        mut keep: impl FnMut(&str) -> bool,
+        cap: usize,
+    ) -> Result<Vec<String>> {
+        expand_terms(self.searcher, field, prefix, &mut keep, cap)
+    }
+
+    fn fuzzy_terms(&self, field: Field, word: &str, distance: u8) -> Result<Vec<String>> {
+        let query = FuzzyTermQuery::new(Term::from_field_text(field, word), distance, true);
+        let mut found: Vec<String> = Vec::new();
+        for reader in self.searcher.segment_readers() {
+            let automaton = query
+                .automaton()
+                .map_err(|e| Error::engine("cannot build a fuzzy query", e))?;
+            let inverted = reader
+                .inverted_index(field)
+                .map_err(|e| Error::engine("cannot read the term index", e))?;
+            let mut stream = inverted
+                .terms()
+                .search(automaton)
+                .into_stream()
+                .map_err(|e| Error::io("term dictionary", e))?;
+            while stream.advance() {
+                if let Ok(t) = std::str::from_utf8(stream.key())
+                    && !found.iter().any(|f| f == t)
+                {
+                    found.push(t.to_owned());
+                    if found.len() >= MAX_EXPANSIONS {
+                        return Ok(found);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn filters(&mut self, opts: &SearchOptions) -> Result<Vec<Box<dyn Query>>> {
+        let f = self.schema.fields;
+        let mut out: Vec<Box<dyn Query>> = Vec::new();
+        if opts.since.is_some() || opts.until.is_some() {
+            out.push(date_query(f.date, opts.since, opts.until));
+        }
+        if let Some(agency) = &opts.agency {
+            let tokens = self.analyze(f.agency, agency);
+            let Some(t) = tokens.first() else {
+                return Err(Error::Usage("--agency needs a name".into()));
+            };
+            out.push(Box::new(TermQuery::new(
+                Term::from_field_text(f.agency, t),
+                IndexRecordOption::Basic,
+            )));
+        }
+        if let Some(place) = &opts.dateline {
+            let tokens = self.analyze(f.dateline, place);
+            if tokens.is_empty() {
+                return Err(Error::Usage("--dateline needs a place name".into()));
+            }
+            let q: Box<dyn Query> = if tokens.len() == 1 {
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.dateline, &tokens[0]),
+                    IndexRecordOption::Basic,
+                ))
+            } else {
+                Box::new(PhraseQuery::new(
+                    tokens
+                        .iter()
+                        .map(|t| Term::from_field_text(f.dateline, t))
+                        .collect(),
+                ))
+            };
+            out.push(q);
+        }
+        Ok(out)
+    }
+
+    fn build_hit(
+        &mut self,
+        doc: &TantivyDocument,
+        rank: usize,
+        score: Score,
+        hl: &Highlighter,
+        opts: &SearchOptions,
+    ) -> Hit {
+        let f = self.schema.fields;
+        let first = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let all = |field: Field| {
+            doc.get_all(field)
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<&str>>()
+        };
+        let date = doc
+            .get_first(f.date)
+            .and_then(|v| v.as_datetime())
+            .and_then(date_from_tantivy);
+
+        let mut sources = Vec::new();
+        for (name, field, weight) in [
+            (FieldName::Body, f.body, 3),
+            (FieldName::Captions, f.captions, 2),
+            (FieldName::Title, f.title, 1),
+        ] {
+            let Some(label) = label(name) else { continue };
+            for text in all(field) {
+                let tokens = if hl.is_empty() {
+                    Vec::new()
+                } else {
+                    self.tokens(field, text)
+                };
+                let spans = hl.spans(label, &tokens);
+                sources.push(Source {
+                    field: label,
+                    text,
+                    spans,
+                    weight,
+                });
+            }
+        }
+        let fragments = snippet::fragments(&sources, opts.fragments, opts.snippet_chars);
+        Hit {
+            rank,
+            score,
+            id: first(f.id).unwrap_or_default(),
+            path: first(f.path).unwrap_or_default(),
+            title: first(f.title),
+            date: date.map(|d| d.to_string()),
+            dateline: first(f.dateline),
+            agency: first(f.agency),
+            contributors: all(f.contributors).into_iter().map(str::to_owned).collect(),
+            snippet: fragments.first().cloned(),
+            fragments,
+            explanation: None,
+        }
+    }
+
+    fn tokens(&mut self, field: Field, text: &str) -> Vec<Token> {
+        let index = self.index;
+        let analyzer = self.analyzers.entry(field).or_insert_with(|| {
+            index
+                .tokenizer_for_field(field)
+                .unwrap_or_else(|_| TextAnalyzer::from(RawTokenizer::default()))
+        });
+        let mut out = Vec::new();
+        let mut stream = analyzer.token_stream(text);
+        while let Some(t) = stream.next() {
+            out.push(Token {
+                range: t.offset_from..t.offset_to,
+                term: t.text.clone(),
+            });
+        }
+        out
+    }
+}
+
+/// Index terms of `field` that start with `prefix` and pass `keep`, across
+/// all segments, up to `cap`.
+fn expand_terms(
+    searcher: &tantivy::Searcher,
+    field: Field,
+    prefix: &str,
+    keep: &mut dyn FnMut(&str) -> bool,
+    cap: usize,
+) -> Result<Vec<String>> {
+    let mut found: Vec<String> = Vec::new();
+    for reader in searcher.segment_readers() {
+        let inverted = reader
+            .inverted_index(field)
+            .map_err(|e| Error::engine("cannot read the term index", e))?;
+        let mut stream = inverted
+            .terms()
+            .range()
+            .ge(prefix.as_bytes())
+            .into_stream()
+            .map_err(|e| Error::io("term dictionary", e))?;
+        while stream.advance() {
+            let key = stream.key();
+            if !key.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            let Ok(t) = std::str::from_utf8(key) else {
+                continue;
+            };
+            if keep(t) && !found.iter().any(|f| f == t) {
+                found.push(t.to_owned());
+                if found.len() >= cap {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The shortest prefix every word with the same stem as `word` shares:
+/// the common prefix of the word and its stem, less one character when
+/// long enough, because English stemming rewrites endings (`happy` →
+/// `happi`, `relational` → `relat`).
+fn expansion_prefix<'w>(word: &'w str, stem: &str) -> &'w str {
+    let common = word
+        .char_indices()
+        .zip(stem.chars())
+        .take_while(|((_, a), b)| a == b)
+        .count();
+    let keep = if common > 3 { common - 1 } else { common };
+    match word.char_indices().nth(keep) {
+        Some((i, _)) => &word[..i],
+        None => word,
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if !c.is_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn boosted(q: Box<dyn Query>, boost: Score) -> Box<dyn Query> {
+    if (boost - 1.0).abs() < f32::EPSILON {
+        q
+    } else {
+        Box::new(BoostQuery::new(q, boost))
+    }
+}
+
+/// Any of `terms`, BM25-scored; `exact` (the word as typed) outweighs the rest.
+fn any_term(
+    terms: &[String],
+    term_query: impl Fn(&str) -> Box<dyn Query>,
+    exact: Option<&str>,
+) -> Box<dyn Query> {
+    match terms {
+        [] => Box::new(EmptyQuery),
+        [one] => term_query(one),
+        many => Box::new(BooleanQuery::new(
+            many.iter()
+                .map(|t| {
+                    let q = term_query(t);
+                    let q = if exact.is_some_and(|e| e != t) {
+                        boosted(q, VARIANT_BOOST)
+                    } else {
+                        q
+                    };
+                    (TOccur::Should, q)
+                })
+                .collect(),
+        )),
+    }
+}
+
+fn merge_patterns(into: &mut Pattern, other: Pattern) {
+    if let (Pattern::Terms(a), Pattern::Terms(b)) = (into, other) {
+        a.extend(b);
+    }
+}
+
+fn date_query(field: Field, from: Option<Date>, to: Option<Date>) -> Box<dyn Query> {
+    let bound = |d: Option<Date>| match d {
+        Some(d) => Bound::Included(Term::from_field_date_for_search(field, date_to_tantivy(d))),
+        None => Bound::Unbounded,
+    };
+    if from.is_none() && to.is_none() {
+        return Box::new(ExistsQuery::new(FieldName::Date.as_str().to_owned(), false));
+    }
+    Box::new(RangeQuery::new(bound(from), bound(to)))
+}
+
+/// A collected hit: sort key, score, address.
+type Ranked = (i64, Score, DocAddress);
+
+/// Top-k by the sort key, then score.
+struct TopCollector {
+    k: usize,
+    sort: Sort,
+}
+
+struct TopSegment {
+    segment: SegmentOrdinal,
+    k: usize,
+    sort: Sort,
+    dates: Option<Column<DateTime>>,
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Entry>>,
+}
+
+/// Heap entry ordered by (key, score), and by doc id for a stable order.
+#[derive(Clone, Copy)]
+struct Entry {
+    key: i64,
+    score: Score,
+    doc: DocId,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key
+            .cmp(&other.key)
+            .then(self.score.total_cmp(&other.score))
+            .then(other.doc.cmp(&self.doc))
+    }
+}
+
+impl Collector for TopCollector {
+    type Fruit = Vec<Ranked>;
+    type Child = TopSegment;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<TopSegment> {
+        let dates = match self.sort {
+            Sort::Relevance => None,
+            _ => Some(reader.fast_fields().date(FieldName::Date.as_str())?),
+        };
+        Ok(TopSegment {
+            segment,
+            k: self.k,
+            sort: self.sort,
+            dates,
+            heap: Default::default(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Ranked>>) -> tantivy::Result<Vec<Ranked>> {
+        let mut all: Vec<Ranked> = fruits.into_iter().flatten().collect();
+        all.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+        all.truncate(self.k);
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for TopSegment {
+    type Fruit = Vec<Ranked>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let key = match (&self.dates, self.sort) {
+            (None, _) | (_, Sort::Relevance) => 0,
+            (Some(col), sort) => match col.first(doc) {
+                // Undated documents sort last either way.
+                None => i64::MIN,
+                Some(d) if sort == Sort::Newest => d.into_timestamp_secs(),
+                Some(d) => -d.into_timestamp_secs(),
+            },
+        };
+        let entry = Entry { key, score, doc };
+        if self.heap.len() < self.k {
+            self.heap.push(std::cmp::Reverse(entry));
+        } else if let Some(min) = self.heap.peek()
+            && entry > min.0
+        {
+            self.heap.pop();
+            self.heap.push(std::cmp::Reverse(entry));
+        }
+    }
+
+    fn harvest(self) -> Vec<Ranked> {
+        let segment = self.segment;
+        self.heap
+            .into_iter()
+            .map(|e| (e.0.key, e.0.score, DocAddress::new(segment, e.0.doc)))
+            .collect()
+    }
+}
+
+/// Orders hits with equal key and score by path, so ties come out the same
+/// way whatever the segment layout.
+fn order_ties(searcher: &tantivy::Searcher, mut ranked: Vec<Ranked>) -> Result<Vec<Ranked>> {
+    let mut columns: HashMap<SegmentOrdinal, Option<StrColumn>> = HashMap::new();
+    let mut path_of = |addr: DocAddress| -> String {
+        let col = columns.entry(addr.segment_ord).or_insert_with(|| {
+            searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .str(FieldName::Path.as_str())
+                .ok()
+                .flatten()
+        });
+        let mut s = String::new();
+        if let Some(col) = col
+            && let Some(ord) = col.term_ords(addr.doc_id).next()
+        {
+            let _ = col.ord_to_str(ord, &mut s);
+        }
+        s
+    };
+    let has_ties = ranked
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1);
+    if has_ties {
+        let mut keyed: Vec<(Ranked, String)> =
+            ranked.drain(..).map(|r| (r, path_of(r.2))).collect();
+        keyed.sort_by(|(a, pa), (b, pb)| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)).then(pa.cmp(pb)));
+        ranked = keyed.into_iter().map(|(r, _)| r).collect();
+    }
+    Ok(ranked)
+}
+
+/// Counts matching documents per facet bucket.
+struct FacetCollector {
+    kinds: Vec<FacetKind>,
+}
+
+enum FacetSource {
+    Date(FacetKind, Column<DateTime>),
+    Str(FacetKind, StrColumn, Vec<u64>),
+}
+
+struct FacetSegment {
+    sources: Vec<FacetSource>,
+    dates: Vec<HashMap<String, u64>>,
+    missing: Vec<u64>,
+}
+
+impl Collector for FacetCollector {
+    type Fruit = Vec<Facet>;
+    type Child = FacetSegment;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<FacetSegment> {
+        let ff = reader.fast_fields();
+        let mut sources = Vec::new();
+        for &kind in &self.kinds {
+            sources.push(match kind {
+                FacetKind::Year | FacetKind::Month | FacetKind::Day => {
+                    FacetSource::Date(kind, ff.date(FieldName::Date.as_str())?)
+                }
+                FacetKind::Dateline | FacetKind::Agency => {
+                    let name = if kind == FacetKind::Dateline {
+                        FieldName::Dateline
+                    } else {
+                        FieldName::Agency
+                    };
+                    match ff.str(name.as_str())? {
+                        Some(col) => {
+                            let n = col.num_terms();
+                            FacetSource::Str(kind, col, vec![0; n])
+                        }
+                        None => FacetSource::Str(
+                            kind,
+                            StrColumn::wrap(tantivy::columnar::BytesColumn::empty(
+                                reader.max_doc(),
+                            )),
+                            vec![],
+                        ),
+                    }
+                }
+            });
+        }
+        let n = sources.len();
+        Ok(FacetSegment {
+            sources,
+            dates: vec![HashMap::new(); n],
+            missing: vec![0; n],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Facet>>) -> tantivy::Result<Vec<Facet>> {
+        let mut merged: Vec<(HashMap<String, u64>, u64)> =
+            vec![(HashMap::new(), 0); self.kinds.len()];
+        for fruit in fruits {
+            for (i, facet) in fruit.into_iter().enumerate() {
+                for (bucket, n) in facet.buckets {
+                    *merged[i].0.entry(bucket).or_insert(0) += n;
+                }
+                merged[i].1 += facet.missing;
+            }
+        }
+        Ok(self
+            .kinds
+            .iter()
+            .zip(merged)
+            .map(|(kind, (counts, missing))| {
+                let mut buckets: Vec<(String, u64)> = counts.into_iter().collect();
+                match kind {
+                    FacetKind::Year | FacetKind::Month | FacetKind::Day => buckets.sort(),
+                    _ => buckets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))),
+                }
+                Facet {
+                    facet: kind.as_str().to_owned(),
+                    buckets,
+                    missing,
+                }
+            })
+            .collect())
+    }
+}
+
+impl SegmentCollector for FacetSegment {
+    type Fruit = Vec<Facet>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        for (i, source) in self.sources.iter_mut().enumerate() {
+            match source {
+                FacetSource::Date(kind, col) => match col.first(doc).and_then(date_from_tantivy) {
+                    Some(d) => {
+                        let key = match kind {
+                            FacetKind::Year => format!("{:04}", d.year()),
+                            FacetKind::Month => format!("{:04}-{:02}", d.year(), d.month()),
+                            _ => d.to_string(),
+                        };
+                        *self.dates[i].entry(key).or_insert(0) += 1;
+                    }
+                    None => self.missing[i] += 1,
+                },
+                FacetSource::Str(_, col, counts) => match col.term_ords(doc).next() {
+                    Some(ord) => {
+                        if let Some(c) = usize::try_from(ord).ok().and_then(|o| counts.get_mut(o)) {
+                            *c += 1;
+                        }
+                    }
+                    None => self.missing[i] += 1,
+                },
+            }
+        }
+    }
+
+    fn harvest(self) -> Vec<Facet> {
+        let mut out = Vec::new();
+        for ((source, dates), missing) in self.sources.into_iter().zip(self.dates).zip(self.missing)
+        {
+            let (kind, buckets) = match source {
+                FacetSource::Date(kind, _) => (kind, dates.into_iter().collect()),
+                FacetSource::Str(kind, col, counts) => {
+                    let mut buckets = Vec::new();
+                    for (ord, n) in counts.into_iter().enumerate() {
+                        let mut s = String::new();
+                        if n > 0 && col.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
+                            buckets.push((s, n));
+                        }
+                    }
+                    (kind, buckets)
+                }
+            };
+            out.push(Facet {
+                facet: kind.as_str().to_owned(),
+                buckets,
+                missing,
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expansion_prefixes() {
+        assert_eq!(expansion_prefix("negotiate", "negoti"), "negot");
+        assert_eq!(expansion_prefix("happy", "happi"), "hap");
+        assert_eq!(expansion_prefix("happiness", "happi"), "happ");
+        assert_eq!(expansion_prefix("us", "us"), "us");
+        assert_eq!(expansion_prefix("the", "the"), "the");
+        assert_eq!(expansion_prefix("mélenchon", "mélenchon"), "mélencho");
+    }
+
+    #[test]
+    fn facet_names_round_trip() {
+        for k in [
+            FacetKind::Year,
+            FacetKind::Month,
+            FacetKind::Day,
+            FacetKind::Dateline,
+            FacetKind::Agency,
+        ] {
+            assert_eq!(FacetKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(FacetKind::parse("date"), None);
+    }
+}

@@ -1,0 +1,604 @@
+//! Snippets: which words of a hit to highlight, and which fragments to show.
+//!
+//! Pure: it receives the stored text of a hit and its tokens (from the same
+//! analyzer that indexed it, so offsets and normalized forms agree) and the
+//! patterns the query matched. A phrase is highlighted as one span; stemmed,
+//! prefix and fuzzy matches are highlighted on the words actually in the text,
+//! because the patterns carry the exact index terms the query expanded to.
+//!
+//! Fragments are windows of about `max_chars` characters cut at word
+//! boundaries, scored by how many different query parts they show; the
+//! second fragment prefers parts the first did not show. Text is made safe
+//! for a terminal here (control characters and escape sequences removed,
+//! whitespace collapsed), so every printer gets the same clean text.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use crate::hit::Fragment;
+
+/// A token of stored text: byte range in the text and normalized term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// Byte range in the source text.
+    pub range: Range<usize>,
+    /// The normalized term, as indexed.
+    pub term: String,
+}
+
+/// What one query part matches.
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    /// Any of these index terms (a word and its stemmed or fuzzy variants).
+    Terms(HashSet<String>),
+    /// Any term with this prefix (when the expansion was too large to list).
+    Prefix(String),
+    /// These terms in order, with up to `slop` other words between them.
+    Phrase(Vec<String>, u32),
+}
+
+/// A query part with the fields it applies to.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Field labels (`title`, `body`, `caption`) it may match in.
+    pub fields: Vec<&'static str>,
+    /// What it matches.
+    pub pattern: Pattern,
+}
+
+/// The highlight rules of one query.
+#[derive(Debug, Clone, Default)]
+pub struct Highlighter {
+    rules: Vec<Rule>,
+}
+
+/// A highlighted span: byte range and the rule that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// Byte range in the source text.
+    pub range: Range<usize>,
+    /// Index of the matching rule.
+    pub rule: usize,
+}
+
+impl Highlighter {
+    /// A highlighter for these rules.
+    pub fn new(rules: Vec<Rule>) -> Highlighter {
+        Highlighter { rules }
+    }
+
+    /// Whether there is nothing to highlight.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Matched spans of one text of field `field`, in text order, without
+    /// overlaps (a phrase wins over the single words inside it).
+    pub fn spans(&self, field: &str, tokens: &[Token]) -> Vec<Span> {
+        let mut spans = Vec::new();
+        for (rule_id, rule) in self.rules.iter().enumerate() {
+            if !rule.fields.contains(&field) {
+                continue;
+            }
+            match &rule.pattern {
+                Pattern::Terms(set) => {
+                    for t in tokens.iter().filter(|t| set.contains(&t.term)) {
+                        spans.push(Span {
+                            range: t.range.clone(),
+                            rule: rule_id,
+                        });
+                    }
+                }
+                Pattern::Prefix(p) => {
+                    for t in tokens.iter().filter(|t| t.term.starts_with(p.as_str())) {
+                        spans.push(Span {
+                            range: t.range.clone(),
+                            rule: rule_id,
+                        });
+                    }
+                }
+                Pattern::Phrase(words, slop) => {
+                    for (i, t) in tokens.iter().enumerate() {
+                        if words.first() == Some(&t.term)
+                            && let Some(last) = match_phrase(tokens, i, words, *slop)
+                        {
+                            spans.push(Span {
+                                range: t.range.start..tokens[last].range.end,
+                                rule: rule_id,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        // Longest first at each start, then drop anything overlapping a kept span.
+        spans.sort_by(|a, b| {
+            a.range
+                .start
+                .cmp(&b.range.start)
+                .then(b.range.end.cmp(&a.range.end))
+        });
+        let mut kept: Vec<Span> = Vec::with_capacity(spans.len());
+        for s in spans {
+            if kept.last().is_none_or(|k| s.range.start >= k.range.end) {
+                kept.push(s);
+            }
+        }
+        kept
+    }
+}
+
+/// The index of the last token of a phrase starting at `start`, if the
+/// phrase matches there within `slop`.
+fn match_phrase(tokens: &[Token], start: usize, words: &[String], slop: u32) -> Option<usize> {
+    let mut at = start;
+    let mut slop_left = slop as usize;
+    for w in &words[1..] {
+        let from = at + 1;
+        let to = (from + slop_left).min(tokens.len().saturating_sub(1));
+        let found = (from..=to).find(|&k| k < tokens.len() && &tokens[k].term == w)?;
+        slop_left -= found - from;
+        at = found;
+    }
+    Some(at)
+}
+
+/// One text a fragment may be cut from.
+#[derive(Debug, Clone)]
+pub struct Source<'a> {
+    /// Label: `title`, `body` or `caption`.
+    pub field: &'static str,
+    /// The stored text.
+    pub text: &'a str,
+    /// Its matched spans.
+    pub spans: Vec<Span>,
+    /// Preference among fields when matches are equal (higher wins).
+    pub weight: u32,
+}
+
+/// Picks up to `max` fragments of about `max_chars` characters.
+///
+/// With no match anywhere (a match in a field that is not shown, or a
+/// query of filters only), the first body text is shown, unhighlighted: the
+/// lead of a news story is its best summary.
+pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fragment> {
+    let max_chars = max_chars.max(20);
+    let mut candidates: Vec<(usize, Range<usize>)> = Vec::new();
+    for (si, s) in sources.iter().enumerate() {
+        for span in &s.spans {
+            candidates.push((si, window(s.text, span.range.clone(), max_chars)));
+        }
+    }
+    let mut chosen: Vec<(usize, Range<usize>)> = Vec::new();
+    let mut covered: HashSet<usize> = HashSet::new();
+    while chosen.len() < max {
+        let best = candidates
+            .iter()
+            .filter(|(si, r)| {
+                !chosen
+                    .iter()
+                    .any(|(ci, cr)| ci == si && cr.start < r.end && r.start < cr.end)
+            })
+            .map(|(si, r)| {
+                let s = &sources[*si];
+                let inside = s
+                    .spans
+                    .iter()
+                    .filter(|sp| sp.range.start >= r.start && sp.range.end <= r.end);
+                let rules: HashSet<usize> = inside.clone().map(|sp| sp.rule).collect();
+                let new = rules.iter().filter(|r| !covered.contains(r)).count();
+                let score =
+                    new * 10_000 + rules.len() * 1_000 + inside.count() * 10 + s.weight as usize;
+                (score, *si, r.clone())
+            })
+            .max_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then(b.1.cmp(&a.1))
+                    .then(b.2.start.cmp(&a.2.start))
+            });
+        let Some((_, si, range)) = best else { break };
+        for sp in &sources[si].spans {
+            if sp.range.start >= range.start && sp.range.end <= range.end {
+                covered.insert(sp.rule);
+            }
+        }
+        chosen.push((si, range));
+    }
+    if chosen.is_empty() && max > 0 {
+        let lead = sources
+            .iter()
+            .position(|s| s.field == "body")
+            .or((!sources.is_empty()).then_some(0));
+        if let Some(si) = lead {
+            let text = sources[si].text;
+            chosen.push((si, 0..cut_end(text, 0, max_chars)));
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|(si, range)| {
+            let s = &sources[si];
+            let hl: Vec<Range<usize>> = s
+                .spans
+                .iter()
+                .filter(|sp| sp.range.start >= range.start && sp.range.end <= range.end)
+                .map(|sp| sp.range.clone())
+                .collect();
+            let (text, highlights) = render(s.text, range, &hl);
+            Fragment {
+                field: s.field.to_owned(),
+                text,
+                highlights,
+            }
+        })
+        .filter(|f| !f.text.is_empty())
+        .collect()
+}
+
+/// A window of about `max_chars` around `anchor`, cut at word boundaries.
+fn window(text: &str, anchor: Range<usize>, max_chars: usize) -> Range<usize> {
+    // Start a third of the window before the match, at a word start.
+    let lead = max_chars / 3;
+    let start = text[..anchor.start]
+        .char_indices()
+        .rev()
+        .take(lead)
+        .last()
+        .map_or(anchor.start, |(i, _)| i);
+    let start = word_start(text, start, anchor.start);
+    let end = cut_end(text, start, max_chars).max(anchor.end);
+    start..end
+}
+
+/// Moves `start` forward to the beginning of a word (not past `limit`).
+fn word_start(text: &str, start: usize, limit: usize) -> usize {
+    if start == 0 || start >= limit {
+        return start.min(limit);
+    }
+    let prev_is_word = text[..start]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric);
+    if !prev_is_word {
+        return start;
+    }
+    // Skip the partial word.
+    match text[start..limit].find(|c: char| !c.is_alphanumeric()) {
+        Some(i) => {
+            let after = start + i;
+            after
+                + text[after..limit]
+                    .find(char::is_alphanumeric)
+                    .unwrap_or(limit - after)
+        }
+        None => limit,
+    }
+}
+
+/// The end of a window starting at `start` of at most `max_chars`
+/// characters, pulled back to the end of a word.
+fn cut_end(text: &str, start: usize, max_chars: usize) -> usize {
+    let rest = &text[start..];
+    let hard = match rest.char_indices().nth(max_chars) {
+        Some((i, _)) => start + i,
+        None => return text.len(),
+    };
+    // Back up to the last word end before the hard limit.
+    let head = &text[start..hard];
+    match head.rfind(|c: char| !c.is_alphanumeric()) {
+        Some(i) if i > 0 => {
+            let trimmed = head[..i].trim_end_matches(|c: char| {
+                !c.is_alphanumeric() && !matches!(c, '.' | ',' | '”' | '"' | ')')
+            });
+            start + trimmed.len().max(1)
+        }
+        _ => hard,
+    }
+}
+
+/// Copies `text[range]` for display: whitespace runs and control
+/// characters become one space, escape sequences and bidi controls vanish;
+/// highlight ranges are mapped onto the new text.
+pub fn render(
+    text: &str,
+    range: Range<usize>,
+    highlights: &[Range<usize>],
+) -> (String, Vec<[usize; 2]>) {
+    let mut out = String::with_capacity(range.len());
+    let mut map_start = vec![None; highlights.len()];
+    let mut map_end = vec![None; highlights.len()];
+    let mut pending_space = false;
+    let mut chars = text[range.clone()].char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at = range.start + i;
+        for (h, hl) in highlights.iter().enumerate() {
+            if hl.start == at {
+                map_start[h] = Some(out.len() + usize::from(pending_space && !out.is_empty()));
+            }
+            if hl.end == at {
+                map_end[h] = Some(out.len());
+            }
+        }
+        if c == '\u{1b}' {
+            skip_escape(&mut chars);
+            continue;
+        }
+        if is_invisible(c) {
+            continue;
+        }
+        if c.is_whitespace() || c.is_control() {
+            pending_space = true;
+            continue;
+        }
+        if pending_space && !out.is_empty() {
+            out.push(' ');
+        }
+        pending_space = false;
+        out.push(c);
+    }
+    for (h, hl) in highlights.iter().enumerate() {
+        if hl.end == range.end {
+            map_end[h] = Some(out.len());
+        }
+    }
+    let spans = map_start
+        .into_iter()
+        .zip(map_end)
+        .filter_map(|(s, e)| match (s, e) {
+            (Some(s), Some(e)) if s < e && e <= out.len() => Some([s, e]),
+            _ => None,
+        })
+        .collect();
+    (out, spans)
+}
+
+/// `s` made safe for a terminal: control characters, escape sequences and
+/// bidi overrides removed, whitespace runs collapsed. Borrows when `s` is
+/// already clean, which is nearly always.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    let dirty = s.chars().any(|c| c.is_control() || is_invisible(c));
+    if dirty {
+        std::borrow::Cow::Owned(render(s, 0..s.len(), &[]).0)
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Skips the rest of an ANSI escape sequence (CSI `ESC [ ... final`, OSC
+/// `ESC ] ... BEL|ESC \`, or a two-character escape).
+fn skip_escape(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
+    match chars.peek().map(|(_, c)| *c) {
+        Some('[') => {
+            chars.next();
+            for (_, c) in chars.by_ref() {
+                if ('\u{40}'..='\u{7e}').contains(&c) {
+                    break;
+                }
+            }
+        }
+        Some(']') => {
+            chars.next();
+            while let Some((_, c)) = chars.next() {
+                if c == '\u{7}' {
+                    break;
+                }
+                if c == '\u{1b}' {
+                    chars.next();
+                    break;
+                }
+            }
+        }
+        Some(_) => {
+            chars.next();
+        }
+        None => {}
+    }
+}
+
+/// Bidirectional-text controls and zero-width format characters: they can
+/// reorder or hide what a terminal shows.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{feff}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whitespace tokenizer with lower-casing, enough for these tests.
+    fn tokens(text: &str) -> Vec<Token> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in text
+            .char_indices()
+            .chain(std::iter::once((text.len(), ' ')))
+        {
+            match (c.is_alphanumeric(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    out.push(Token {
+                        range: s..i,
+                        term: text[s..i].to_lowercase(),
+                    });
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn terms(words: &[&str]) -> Pattern {
+        Pattern::Terms(words.iter().map(|w| w.to_string()).collect())
+    }
+
+    fn rule(pattern: Pattern) -> Rule {
+        Rule {
+            fields: vec!["body", "caption", "title"],
+            pattern,
+        }
+    }
+
+    fn marked(f: &Fragment) -> String {
+        let mut s = f.text.clone();
+        for [a, b] in f.highlights.iter().rev() {
+            s.insert(*b, ']');
+            s.insert(*a, '[');
+        }
+        s
+    }
+
+    #[test]
+    fn phrase_is_one_span() {
+        let text = "Ukraine offers security guarantees and more security.";
+        let h = Highlighter::new(vec![rule(Pattern::Phrase(
+            vec!["security".into(), "guarantees".into()],
+            0,
+        ))]);
+        let spans = h.spans("body", &tokens(text));
+        assert_eq!(spans.len(), 1);
+        assert_eq!(&text[spans[0].range.clone()], "security guarantees");
+    }
+
+    #[test]
+    fn phrase_with_slop_and_overlap_with_words() {
+        let text = "peace and security talks";
+        let h = Highlighter::new(vec![
+            rule(terms(&["peace"])),
+            rule(Pattern::Phrase(vec!["peace".into(), "talks".into()], 2)),
+        ]);
+        let spans = h.spans("body", &tokens(text));
+        assert_eq!(spans.len(), 1, "{spans:?}");
+        assert_eq!(&text[spans[0].range.clone()], "peace and security talks");
+        let strict = Highlighter::new(vec![rule(Pattern::Phrase(
+            vec!["peace".into(), "talks".into()],
+            1,
+        ))]);
+        assert!(strict.spans("body", &tokens(text)).is_empty());
+    }
+
+    #[test]
+    fn fields_restrict_rules() {
+        let h = Highlighter::new(vec![Rule {
+            fields: vec!["caption"],
+            pattern: terms(&["kyiv"]),
+        }]);
+        assert!(h.spans("body", &tokens("Kyiv")).is_empty());
+        assert_eq!(h.spans("caption", &tokens("Kyiv")).len(), 1);
+    }
+
+    #[test]
+    fn prefix_matches_actual_words() {
+        let text = "Neutrality and neutral status";
+        let h = Highlighter::new(vec![rule(Pattern::Prefix("neutral".into()))]);
+        let s: Vec<&str> = h
+            .spans("body", &tokens(text))
+            .iter()
+            .map(|s| &text[s.range.clone()])
+            .collect();
+        assert_eq!(s, vec!["Neutrality", "neutral"]);
+    }
+
+    #[test]
+    fn fragments_cut_at_word_boundaries_and_prefer_new_terms() {
+        let filler = "lorem ipsum dolor sit amet ".repeat(20);
+        let body = format!("{filler}Zelenskyy spoke {filler}about neutrality today {filler}");
+        let h = Highlighter::new(vec![
+            rule(terms(&["zelenskyy"])),
+            rule(terms(&["neutrality"])),
+        ]);
+        let spans = h.spans("body", &tokens(&body));
+        let sources = [Source {
+            field: "body",
+            text: &body,
+            spans,
+            weight: 3,
+        }];
+        let frags = fragments(&sources, 2, 60);
+        assert_eq!(frags.len(), 2);
+        let m: Vec<String> = frags.iter().map(marked).collect();
+        assert!(m.iter().any(|f| f.contains("[Zelenskyy]")), "{m:?}");
+        assert!(m.iter().any(|f| f.contains("[neutrality]")), "{m:?}");
+        for f in &frags {
+            assert!(f.text.chars().count() <= 61, "{}", f.text);
+            let words: Vec<&str> = f.text.split(' ').collect();
+            for w in [words[0], words[words.len() - 1]] {
+                assert!(
+                    [
+                        "lorem",
+                        "ipsum",
+                        "dolor",
+                        "sit",
+                        "amet",
+                        "Zelenskyy",
+                        "spoke",
+                        "about",
+                        "neutrality",
+                        "today"
+                    ]
+                    .contains(&w),
+                    "cut word {w:?} in {:?}",
+                    f.text
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_match_falls_back_to_the_lead() {
+        let sources = [
+            Source {
+                field: "caption",
+                text: "A photo.",
+                spans: vec![],
+                weight: 1,
+            },
+            Source {
+                field: "body",
+                text: "The lead paragraph of the story.",
+                spans: vec![],
+                weight: 3,
+            },
+        ];
+        let f = fragments(&sources, 2, 100);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].field.as_str(), f[0].text.as_str()),
+            ("body", "The lead paragraph of the story.")
+        );
+        assert!(f[0].highlights.is_empty());
+    }
+
+    #[test]
+    fn render_strips_escapes_and_maps_highlights() {
+        let text = "Evil \u{1b}[31mred\u{1b}[0m text\u{202e}rev \u{7}bell\nnew  line";
+        let red = text.find("red").unwrap();
+        let (out, hl) = render(text, 0..text.len(), &[red..red + 3]);
+        assert_eq!(out, "Evil red textrev bell new line");
+        assert_eq!(hl, vec![[5, 8]]);
+        assert_eq!(&out[5..8], "red");
+        assert!(!out.chars().any(|c| c.is_control() || is_invisible(c)));
+    }
+
+    #[test]
+    fn clean_borrows_clean_text() {
+        assert!(matches!(clean("plain text"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(clean("a\u{1b}]0;title\u{7}b\u{202e}c"), "abc");
+    }
+
+    #[test]
+    fn highlights_are_valid_byte_ranges_on_multibyte_text() {
+        let text = "Zelenskyy’s “neutrality” — Mélenchon";
+        let h = Highlighter::new(vec![rule(terms(&["neutrality", "mélenchon"]))]);
+        let spans = h.spans("body", &tokens(text));
+        let sources = [Source {
+            field: "body",
+            text,
+            spans,
+            weight: 3,
+        }];
+        let f = &fragments(&sources, 1, 200)[0];
+        let words: Vec<&str> = f.highlights.iter().map(|[a, b]| &f.text[*a..*b]).collect();
+        assert_eq!(words, vec!["neutrality", "Mélenchon"]);
+    }
+}

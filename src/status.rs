@@ -1,0 +1,91 @@
+//! `newsidx status`: what the index holds, when it was last updated, and
+//! whether an ingest is running now. Read-only; never takes the lock.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::indexdir::IndexDir;
+use crate::ingest::CommitPayload;
+use crate::schema::{FieldName, NewsSchema, date_from_tantivy};
+
+/// The state of an index directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The index directory.
+    pub index: PathBuf,
+    /// Documents searchable now.
+    pub documents: u64,
+    /// Segments of the live index (fewer is faster to search).
+    pub segments: usize,
+    /// Bytes of the live index on disk.
+    pub size_bytes: u64,
+    /// Earliest article date, `YYYY-MM-DD`.
+    pub first_date: Option<String>,
+    /// Latest article date, `YYYY-MM-DD`.
+    pub last_date: Option<String>,
+    /// Documents without a date.
+    pub undated: u64,
+    /// What the last commit recorded about its ingest.
+    pub last_commit: Option<CommitPayload>,
+    /// Whether an ingest holds the lock now.
+    pub ingest_running: bool,
+    /// Its process id, when known.
+    pub ingest_pid: Option<u32>,
+}
+
+/// Reads the status of the index in `dir`.
+///
+/// # Errors
+///
+/// [`Error::NoIndex`] when there is none, and the errors of opening it.
+pub fn status(dir: &std::path::Path, schema: &NewsSchema) -> Result<Status> {
+    let dir = IndexDir::new(dir);
+    let holder = dir.lock_holder()?;
+    let open = dir.open_for_search(schema)?;
+    let metas = open
+        .index
+        .load_metas()
+        .map_err(|e| Error::engine("cannot read the index metadata", e))?;
+    let last_commit = metas
+        .payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok());
+    let searcher = &open.searcher;
+    let mut first: Option<i64> = None;
+    let mut last: Option<i64> = None;
+    let mut undated = 0;
+    for reader in searcher.segment_readers() {
+        let dates = reader
+            .fast_fields()
+            .date(FieldName::Date.as_str())
+            .map_err(|e| Error::engine("cannot read article dates", e))?;
+        for doc in reader.doc_ids_alive() {
+            match dates.first(doc) {
+                Some(d) => {
+                    let t = d.into_timestamp_secs();
+                    first = Some(first.map_or(t, |f| f.min(t)));
+                    last = Some(last.map_or(t, |l| l.max(t)));
+                }
+                None => undated += 1,
+            }
+        }
+    }
+    let day = |t: Option<i64>| {
+        t.and_then(|t| date_from_tantivy(tantivy::DateTime::from_timestamp_secs(t)))
+            .map(|d| d.to_string())
+    };
+    Ok(Status {
+        index: dir.root().to_owned(),
+        documents: searcher.num_docs(),
+        segments: searcher.segment_readers().len(),
+        size_bytes: dir.size_on_disk()?,
+        first_date: day(first),
+        last_date: day(last),
+        undated,
+        last_commit,
+        ingest_running: holder.is_some(),
+        ingest_pid: holder.flatten(),
+    })
+}

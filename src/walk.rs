@@ -1,0 +1,278 @@
+//! Finding the files to ingest.
+//!
+//! One function decides what a candidate is (extension allow-list, no
+//! hidden entries, symlinks only when asked) and turns every walk error
+//! into a report naming its path, so one unreadable folder never stops an
+//! ingest. walkdir iterates without recursion, so very deep trees cost
+//! memory proportional to their depth, not a stack overflow.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use walkdir::{DirEntry, WalkDir};
+
+/// What to look for.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// File extensions to ingest, lower-case, without the dot.
+    pub extensions: Vec<String>,
+    /// Follow symbolic links (loops are reported, not followed forever).
+    pub follow_symlinks: bool,
+}
+
+/// A folder (or file) given on the command line.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// The canonical absolute path.
+    pub path: PathBuf,
+}
+
+/// A file to ingest.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Its path (under a canonical root, so absolute).
+    pub path: PathBuf,
+    /// Its path relative to the root, `/`-separated: the document id.
+    pub id: String,
+}
+
+/// Something the walk found.
+#[derive(Debug)]
+pub enum WalkEvent {
+    /// A file to ingest.
+    File(Candidate),
+    /// A symbolic link that was not followed.
+    Symlink(PathBuf),
+    /// An entry that could not be read: permission denied, a dangling link,
+    /// a link loop. `is_dir` is set when a whole folder was missed.
+    Error {
+        /// The entry.
+        path: PathBuf,
+        /// What went wrong, in a few words.
+        reason: String,
+        /// Whether a folder (and so everything under it) was missed.
+        is_dir: bool,
+    },
+}
+
+/// Walks `roots` in file-name order and hands every event to `sink`;
+/// `sink` returns `false` to stop early.
+pub fn walk(roots: &[Root], opts: &WalkOptions, mut sink: impl FnMut(WalkEvent) -> bool) {
+    for root in roots {
+        let walker = WalkDir::new(&root.path)
+            .follow_links(opts.follow_symlinks)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+        for entry in walker {
+            let event = match entry {
+                Ok(entry) => match classify(&entry, &root.path, opts) {
+                    Some(event) => event,
+                    None => continue,
+                },
+                Err(err) => error_event(&err, &root.path),
+            };
+            if !sink(event) {
+                return;
+            }
+        }
+    }
+}
+
+fn classify(entry: &DirEntry, root: &Path, opts: &WalkOptions) -> Option<WalkEvent> {
+    let ft = entry.file_type();
+    if ft.is_symlink() {
+        // Only reached when not following links.
+        return has_extension(entry.path(), &opts.extensions)
+            .then(|| WalkEvent::Symlink(entry.path().to_owned()));
+    }
+    if !ft.is_file() || !has_extension(entry.path(), &opts.extensions) {
+        return None;
+    }
+    Some(WalkEvent::File(Candidate {
+        path: entry.path().to_owned(),
+        id: relative_id(entry.path(), root),
+    }))
+}
+
+fn error_event(err: &walkdir::Error, root: &Path) -> WalkEvent {
+    let path = err.path().unwrap_or(root).to_owned();
+    let reason = if let Some(ancestor) = err.loop_ancestor() {
+        format!("symlink loop back to {}", ancestor.display())
+    } else if let Some(io) = err.io_error() {
+        match io.kind() {
+            std::io::ErrorKind::NotFound => "dangling symlink or vanished entry".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+            _ => io.to_string(),
+        }
+    } else {
+        err.to_string()
+    };
+    // A folder we could not list: walkdir reports it with the folder's path.
+    let is_dir = err.loop_ancestor().is_some() || path.is_dir();
+    WalkEvent::Error {
+        path,
+        reason,
+        is_dir,
+    }
+}
+
+fn is_hidden(name: &OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
+}
+
+fn has_extension(path: &Path, extensions: &[String]) -> bool {
+    path.extension()
+        .and_then(OsStr::to_str)
+        .is_some_and(|ext| extensions.iter().any(|e| e.eq_ignore_ascii_case(ext)))
+}
+
+/// The `/`-separated path of `path` below `root`; a root that is itself a
+/// file gets its file name.
+pub fn relative_id(path: &Path, root: &Path) -> String {
+    let rel = match path.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel,
+        _ => Path::new(path.file_name().unwrap_or(path.as_os_str())),
+    };
+    let parts: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect();
+    parts.join("/")
+}
+
+/// Canonicalizes the roots given on the command line and drops any root
+/// that lies inside another, so no file is ingested twice in one run.
+///
+/// # Errors
+///
+/// The first path that does not exist or cannot be resolved, with the
+/// I/O error.
+pub fn resolve_roots(paths: &[PathBuf]) -> Result<Vec<Root>, (PathBuf, std::io::Error)> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        let canonical = p.canonicalize().map_err(|e| (p.clone(), e))?;
+        roots.push(canonical);
+    }
+    roots.sort();
+    roots.dedup();
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for r in roots {
+        if !kept.iter().any(|k| r.starts_with(k)) {
+            kept.push(r);
+        }
+    }
+    Ok(kept.into_iter().map(|path| Root { path }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn collect(roots: &[Root], follow: bool) -> Vec<WalkEvent> {
+        let opts = WalkOptions {
+            extensions: vec!["txt".into()],
+            follow_symlinks: follow,
+        };
+        let mut out = Vec::new();
+        walk(roots, &opts, |e| {
+            out.push(e);
+            true
+        });
+        out
+    }
+
+    fn files(events: &[WalkEvent]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                WalkEvent::File(c) => Some(c.id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn candidates_are_sorted_filtered_and_relative() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("b/deep")).unwrap();
+        fs::create_dir_all(root.join(".hidden")).unwrap();
+        for f in [
+            "b/deep/z.txt",
+            "a.TXT",
+            "b/x.txt",
+            "notes.md",
+            ".secret.txt",
+            ".hidden/h.txt",
+        ] {
+            fs::write(root.join(f), "x").unwrap();
+        }
+        let roots = resolve_roots(&[root.to_owned()]).unwrap();
+        assert_eq!(
+            files(&collect(&roots, false)),
+            vec!["a.TXT", "b/deep/z.txt", "b/x.txt"]
+        );
+    }
+
+    #[test]
+    fn nested_roots_are_merged_and_missing_roots_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp.path().join("sub")).unwrap();
+        let roots = resolve_roots(&[
+            tmp.path().join("sub"),
+            tmp.path().to_owned(),
+            tmp.path().join("sub/.."),
+        ])
+        .unwrap();
+        assert_eq!(roots.len(), 1);
+        let (path, _) = resolve_roots(&[tmp.path().join("nope")]).unwrap_err();
+        assert!(path.ends_with("nope"));
+    }
+
+    #[test]
+    fn a_file_root_is_its_own_candidate() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("one.txt"), "x").unwrap();
+        let roots = resolve_roots(&[tmp.path().join("one.txt")]).unwrap();
+        assert_eq!(files(&collect(&roots, false)), vec!["one.txt"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_loops_and_dangling_links() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir(root.join("d")).unwrap();
+        fs::write(root.join("d/real.txt"), "x").unwrap();
+        symlink(root.join("d/real.txt"), root.join("link.txt")).unwrap();
+        symlink(root.join("missing.txt"), root.join("dangling.txt")).unwrap();
+        symlink(root, root.join("d/loop")).unwrap();
+        let roots = resolve_roots(&[root.to_owned()]).unwrap();
+
+        let plain = collect(&roots, false);
+        assert_eq!(files(&plain), vec!["d/real.txt"]);
+        assert_eq!(
+            plain
+                .iter()
+                .filter(|e| matches!(e, WalkEvent::Symlink(_)))
+                .count(),
+            2
+        );
+
+        let followed = collect(&roots, true);
+        assert_eq!(files(&followed), vec!["d/real.txt", "link.txt"]);
+        let errors: Vec<&String> = followed
+            .iter()
+            .filter_map(|e| match e {
+                WalkEvent::Error { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().any(|r| r.contains("loop")));
+        assert!(errors.iter().any(|r| r.contains("dangling")));
+    }
+}
