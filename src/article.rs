@@ -447,7 +447,7 @@ fn place_of(place: &str) -> Option<&str> {
     }
     match region {
         None => Some(place),
-        Some(r) if r.is_empty() => None,
+        Some("") => None,
         Some(r) if month_day(r).is_some() => Some(city),
         Some(r) => {
             // `LVIV, Ukraine, March 3`: drop a trailing date.

@@ -287,7 +287,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         }
     };
     let bytes = value * mult;
-    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1e15) {
+    if !(1.0..1e15).contains(&bytes) {
         return Err(format!("'{s}' is out of range"));
     }
     Ok(bytes as u64)

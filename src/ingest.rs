@@ -651,7 +651,7 @@ impl Run<'_> {
                     match event {
                         WalkEvent::File(c) => {
                             found += 1;
-                            if found % 256 == 0 {
+                            if found.is_multiple_of(256) {
                                 self.progress.found(found);
                             }
                             return tx.send(c).is_ok();
@@ -669,10 +669,8 @@ impl Run<'_> {
                             reason,
                             is_dir,
                         } => {
-                            if is_dir {
-                                if let Ok(mut dirs) = self.unreadable_dirs.lock() {
-                                    dirs.push(path.clone());
-                                }
+                            if is_dir && let Ok(mut dirs) = self.unreadable_dirs.lock() {
+                                dirs.push(path.clone());
                             }
                             self.skip(&path, SkipReason::Unreadable, reason);
                         }

@@ -1,4 +1,29 @@
-//! newsidx library.
+//! newsidx: a full-text search indexer and query library for archives of
+//! news articles, built on tantivy.
+//!
+//! # How data moves
+//!
+//! ```text
+//! ingest: walk (folders -> candidate files, streamed)
+//!         -> decode (bytes -> text: UTF-8, UTF-16, Windows-1252, or "binary")
+//!         -> article (text -> title, date, dateline, body, captions, ...)
+//!         -> schema (article -> tantivy document, per index-schema/newsidx.toml)
+//!         -> ingest (rayon workers -> IndexWriter, batched commits, deletes)
+//!         -> indexdir (generations, atomic swap, the writer lock)
+//! search: query (text -> syntax tree, with error positions)
+//!         -> search (tree -> tantivy queries, stem expansion, collectors)
+//!         -> snippet (stored text -> highlighted fragments)
+//!         -> hit (owned results) -> output (human listing or JSON Lines)
+//! ```
+//!
+//! Only `schema`, `ingest`, `search`, `indexdir`, `status` and `error` name
+//! tantivy; `article`, `decode`, `query`, `snippet` and `hit` are pure and are
+//! tested (and fuzzed) on strings. The library never prints: the binary
+//! renders [`ingest::Progress`] events and results.
+
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod article;
 pub mod decode;
 pub mod error;

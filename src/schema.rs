@@ -1,5 +1,5 @@
 //! The index schema: loaded from `index-schema/`, validated, turned into a
-//! tantivy [`Schema`], and used to turn an [`Article`] into a document.
+//! tantivy `Schema`, and used to turn an [`Article`] into a document.
 //!
 //! The code decides which fields exist ([`FieldName`]); the schema file
 //! decides how each is indexed, stored and boosted. Loading resolves every

@@ -163,8 +163,18 @@ pub struct Source<'a> {
 /// lead of a news story is its best summary.
 pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fragment> {
     let max_chars = max_chars.max(20);
+    // A headline is printed with every hit; a title fragment earns its place
+    // only by showing a query part that no other text of the hit shows.
+    let elsewhere: HashSet<usize> = sources
+        .iter()
+        .filter(|s| s.field != "title")
+        .flat_map(|s| s.spans.iter().map(|sp| sp.rule))
+        .collect();
     let mut candidates: Vec<(usize, Range<usize>)> = Vec::new();
     for (si, s) in sources.iter().enumerate() {
+        if s.field == "title" && s.spans.iter().all(|sp| elsewhere.contains(&sp.rule)) {
+            continue;
+        }
         for span in &s.spans {
             candidates.push((si, window(s.text, span.range.clone(), max_chars)));
         }
@@ -545,6 +555,35 @@ mod tests {
     }
 
     #[test]
+    fn title_fragment_only_when_it_adds_something() {
+        let h = Highlighter::new(vec![rule(terms(&["oil"])), rule(terms(&["opec"]))]);
+        let title = "OIL PRICES RISE AS OPEC MEETS";
+        let body = "Crude oil rose on Monday.";
+        let source = |field, text: &'static str| Source {
+            field,
+            text,
+            spans: h.spans(field, &tokens(text)),
+            weight: 1,
+        };
+        let frags = fragments(&[source("body", body), source("title", title)], 2, 100);
+        let mut fields: Vec<&str> = frags.iter().map(|f| f.field.as_str()).collect();
+        fields.sort();
+        assert_eq!(fields, vec!["body", "title"]);
+        let h = Highlighter::new(vec![rule(terms(&["oil"]))]);
+        let source = |field, text: &'static str| Source {
+            field,
+            text,
+            spans: h.spans(field, &tokens(text)),
+            weight: 1,
+        };
+        let frags = fragments(&[source("body", body), source("title", title)], 2, 100);
+        assert_eq!(
+            frags.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+            vec!["body"]
+        );
+    }
+
+    #[test]
     fn no_match_falls_back_to_the_lead() {
         let sources = [
             Source {
@@ -573,7 +612,8 @@ mod tests {
     fn render_strips_escapes_and_maps_highlights() {
         let text = "Evil \u{1b}[31mred\u{1b}[0m text\u{202e}rev \u{7}bell\nnew  line";
         let red = text.find("red").unwrap();
-        let (out, hl) = render(text, 0..text.len(), &[red..red + 3]);
+        let highlight = red..red + 3;
+        let (out, hl) = render(text, 0..text.len(), std::slice::from_ref(&highlight));
         assert_eq!(out, "Evil red textrev bell new line");
         assert_eq!(hl, vec![[5, 8]]);
         assert_eq!(&out[5..8], "red");
