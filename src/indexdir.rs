@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::schema::NewsSchema;
 
 const LOCK_FILE: &str = "newsidx.lock";
+const LAST_RUN_FILE: &str = "last-ingest.json";
 const CURRENT_FILE: &str = "CURRENT";
 const GEN_PREFIX: &str = "gen-";
 
@@ -235,6 +236,12 @@ impl IndexDir {
         }
     }
 
+    /// The report of the last finished ingest, as JSON, if any.
+    pub fn last_run(&self) -> Option<serde_json::Value> {
+        let text = fs::read_to_string(self.root.join(LAST_RUN_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
     /// Bytes used by the live generation.
     ///
     /// # Errors
@@ -428,6 +435,20 @@ impl WriteLock {
             File::open(root)?.sync_all()
         };
         write().map_err(|e| Error::io(root.join(CURRENT_FILE), e))
+    }
+
+    /// Records the report of a finished run for `newsidx status`
+    /// (temporary file and rename; not fsynced: it is informational, and a
+    /// run that changed nothing should not pay for a disk flush).
+    pub fn record_last_run(&self, report: &impl serde::Serialize) {
+        let root = self.dir.root();
+        let tmp = root.join(format!("{LAST_RUN_FILE}.tmp"));
+        let Ok(json) = serde_json::to_vec(report) else {
+            return;
+        };
+        if fs::write(&tmp, json).is_ok() {
+            let _ = fs::rename(&tmp, root.join(LAST_RUN_FILE));
+        }
     }
 
     /// Deletes every generation but the live one (and `keep`): leftovers of

@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde::Serialize;
 use tantivy::indexer::IndexWriterOptions;
 use tantivy::{Index, IndexWriter, Searcher, TantivyDocument, Term};
@@ -229,6 +228,10 @@ pub struct StageTimes {
 pub struct IngestReport {
     /// The index directory.
     pub index: PathBuf,
+    /// Unix time the run started, in seconds.
+    pub started_at: u64,
+    /// Unix time the run finished, in seconds.
+    pub finished_at: u64,
     /// Whether this was a `--full` rebuild.
     pub full: bool,
     /// Files considered.
@@ -328,6 +331,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
 
     let run = Run {
         opts,
+        roots: &roots,
         known: &known,
         writer: RwLock::new(writer),
         progress,
@@ -336,32 +340,42 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         stop: AtomicBool::new(false),
         commit_gate: Mutex::new(()),
         since_commit: AtomicU64::new(0),
+        deletes_since_commit: AtomicU64::new(0),
         started_at,
         unreadable_dirs: Mutex::new(Vec::new()),
     };
-    run.process_all(&roots)?;
+    run.process_all()?;
 
     if opts.delete_missing {
         let deleted = run.delete_missing(&roots, &searcher)?;
         run.counters.deleted.fetch_add(deleted, Ordering::Relaxed);
+        run.deletes_since_commit
+            .fetch_add(deleted, Ordering::Relaxed);
     }
 
     let commit_start = Instant::now();
+    let pending =
+        run.since_commit.load(Ordering::Relaxed) + run.deletes_since_commit.load(Ordering::Relaxed);
     let Run {
         writer, counters, ..
     } = run;
     let mut writer = writer
         .into_inner()
         .map_err(|_| internal("index writer lock poisoned"))?;
-    let summary = counters.to_report(opts, started.elapsed());
-    commit(
-        &mut writer,
-        dir.root(),
-        started_at,
-        true,
-        &summary,
-        progress,
-    )?;
+    // A run that changed nothing leaves the index files alone: no commit,
+    // no fsync, so a no-op cron run costs a walk and a stat per file.
+    let committed = pending > 0 || opts.full;
+    if committed {
+        let summary = counters.to_report(opts, started.elapsed());
+        commit(
+            &mut writer,
+            dir.root(),
+            started_at,
+            true,
+            &summary,
+            progress,
+        )?;
+    }
     writer.wait_merging_threads().map_err(|e| {
         Error::engine(
             format!("cannot finish merging segments in {}", dir.root().display()),
@@ -375,8 +389,11 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     let documents = count_documents(&index)?;
     let mut report = counters.to_report(opts, started.elapsed());
     report.stages.commit_ms += ms(commit_start.elapsed());
-    report.commits += 1;
+    report.commits += u64::from(committed);
     report.documents = documents;
+    report.started_at = started_at;
+    report.finished_at = unix_now();
+    lock.record_last_run(&report);
     Ok(report)
 }
 
@@ -571,6 +588,8 @@ impl Counters {
         let to_ms = |a: &AtomicU64| get(a) / 1_000_000;
         IngestReport {
             index: opts.index_dir.clone(),
+            started_at: 0,
+            finished_at: 0,
             full: opts.full,
             files: get(&self.files),
             added,
@@ -609,6 +628,7 @@ fn add_ns(counter: &AtomicU64, since: Instant) {
 /// The shared state of one run.
 struct Run<'a> {
     opts: &'a IngestOptions,
+    roots: &'a [Root],
     known: &'a Known,
     writer: RwLock<IndexWriter>,
     progress: &'a dyn Progress,
@@ -617,6 +637,8 @@ struct Run<'a> {
     stop: AtomicBool,
     commit_gate: Mutex<()>,
     since_commit: AtomicU64,
+    /// Deletions not yet committed.
+    deletes_since_commit: AtomicU64,
     started_at: u64,
     unreadable_dirs: Mutex<Vec<PathBuf>>,
 }
@@ -629,14 +651,19 @@ enum Outcome {
 }
 
 impl Run<'_> {
-    fn process_all(&self, roots: &[Root]) -> Result<()> {
-        let (tx, rx) = crossbeam_channel::bounded::<Candidate>(4096);
+    fn process_all(&self) -> Result<()> {
+        let roots = self.roots;
+        // Batches keep channel traffic low; the bound keeps the walker a
+        // few thousand files ahead of the workers, no more.
+        const BATCH: usize = 64;
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<Candidate>>(64);
         let walk_opts = WalkOptions {
             extensions: self.opts.extensions.clone(),
             follow_symlinks: self.opts.follow_symlinks,
         };
+        let threads = self.opts.threads.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.opts.threads.max(1))
+            .num_threads(threads)
             .thread_name(|i| format!("newsidx-read-{i}"))
             .build()
             .map_err(|e| internal(&format!("cannot start worker threads: {e}")))?;
@@ -644,6 +671,7 @@ impl Run<'_> {
             scope.spawn(|| {
                 let start = Instant::now();
                 let mut found = 0u64;
+                let mut batch = Vec::with_capacity(BATCH);
                 walk::walk(roots, &walk_opts, |event| {
                     if self.stop.load(Ordering::Relaxed) {
                         return false;
@@ -651,10 +679,12 @@ impl Run<'_> {
                     match event {
                         WalkEvent::File(c) => {
                             found += 1;
-                            if found.is_multiple_of(256) {
+                            batch.push(c);
+                            if batch.len() == BATCH {
                                 self.progress.found(found);
+                                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                                return tx.send(full).is_ok();
                             }
-                            return tx.send(c).is_ok();
                         }
                         WalkEvent::Symlink(path) => {
                             self.counters.files.fetch_add(1, Ordering::Relaxed);
@@ -677,16 +707,28 @@ impl Run<'_> {
                     }
                     true
                 });
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
                 drop(tx);
                 add_ns(&self.counters.walk_ns, start);
                 self.progress.walk_finished(found);
             });
-            pool.install(|| {
-                rx.into_iter().par_bridge().for_each(|candidate| {
-                    if !self.stop.load(Ordering::Relaxed) {
-                        self.handle(&candidate);
-                    }
-                });
+            // One long-lived task per worker pulling batches: no work
+            // stealing needed, and no spinning while the walker catches up.
+            pool.scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|_| {
+                        for batch in rx.iter() {
+                            for candidate in &batch {
+                                if self.stop.load(Ordering::Relaxed) {
+                                    return;
+                                }
+                                self.handle(candidate);
+                            }
+                        }
+                    });
+                }
             });
         });
         match self.failure.lock().ok().and_then(|mut f| f.take()) {
@@ -772,6 +814,7 @@ impl Run<'_> {
             return;
         };
         self.since_commit.store(0, Ordering::Relaxed);
+        self.deletes_since_commit.store(0, Ordering::Relaxed);
         let summary = self.counters.to_report(self.opts, Duration::ZERO);
         let result = commit(
             &mut writer,
@@ -897,9 +940,10 @@ impl Run<'_> {
         add_ns(&self.counters.parse_ns, t_parse);
 
         let t_index = Instant::now();
+        let id = c.id(self.roots);
         let info = FileInfo {
             path: &path_str,
-            id: &c.id,
+            id: &id,
             size: bytes.len() as u64,
             mtime,
             hash,
@@ -931,6 +975,7 @@ impl Run<'_> {
         if let Ok(writer) = self.writer.read() {
             writer.delete_term(Term::from_field_text(self.opts.schema.fields.path, path));
             self.counters.deleted.fetch_add(1, Ordering::Relaxed);
+            self.deletes_since_commit.fetch_add(1, Ordering::Relaxed);
         }
     }
 

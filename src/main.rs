@@ -202,49 +202,53 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result<Exit> {
         serde_json::to_writer(&mut out, &s)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "index:      {}", clean(&s.index.display().to_string()))?;
         writeln!(
             out,
-            "documents:  {} in {} segments, {} on disk",
+            "index:       {}",
+            clean(&s.index.display().to_string())
+        )?;
+        writeln!(
+            out,
+            "documents:   {} in {} segments, {} on disk",
             s.documents,
             s.segments,
             human_bytes(s.size_bytes)
         )?;
         match (&s.first_date, &s.last_date) {
-            (Some(a), Some(b)) => writeln!(out, "dates:      {a} to {b} ({} undated)", s.undated)?,
-            _ => writeln!(out, "dates:      none ({} undated)", s.undated)?,
+            (Some(a), Some(b)) => writeln!(out, "dates:       {a} to {b} ({} undated)", s.undated)?,
+            _ => writeln!(out, "dates:       none ({} undated)", s.undated)?,
         }
-        match &s.last_commit {
-            Some(c) => {
-                let state = if c.finished {
-                    "finished"
-                } else {
-                    "interrupted or still running"
-                };
+        match &s.last_ingest {
+            Some(r) => {
+                let get = |k: &str| r.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
                 writeln!(
                     out,
-                    "last commit: {} (unix time), ingest {state}",
-                    c.committed_at
+                    "last ingest: {}",
+                    status::format_unix_time(get("finished_at"))
                 )?;
-                if let Ok(r) = serde_json::from_value::<serde_json::Value>(c.summary.clone()) {
-                    let get = |k: &str| r.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-                    writeln!(
-                        out,
-                        "last ingest: {} added, {} updated, {} deleted, {} unchanged, {} skipped",
-                        get("added"),
-                        get("updated"),
-                        get("deleted"),
-                        get("unchanged"),
-                        get("skipped")
-                    )?;
-                }
+                writeln!(
+                    out,
+                    "             {} added, {} updated, {} deleted, {} unchanged, {} skipped",
+                    get("added"),
+                    get("updated"),
+                    get("deleted"),
+                    get("unchanged"),
+                    get("skipped")
+                )?;
             }
-            None => writeln!(out, "last commit: none")?,
+            None => writeln!(out, "last ingest: none recorded")?,
+        }
+        if let Some(c) = s.last_commit.as_ref().filter(|c| !c.finished) {
+            writeln!(
+                out,
+                "warning:     the last commit ({}) was an intermediate one: that ingest was interrupted or is running",
+                status::format_unix_time(c.committed_at)
+            )?;
         }
         match (s.ingest_running, s.ingest_pid) {
-            (true, Some(pid)) => writeln!(out, "ingest:     running (pid {pid})")?,
-            (true, None) => writeln!(out, "ingest:     running")?,
-            (false, _) => writeln!(out, "ingest:     not running")?,
+            (true, Some(pid)) => writeln!(out, "ingest:      running (pid {pid})")?,
+            (true, None) => writeln!(out, "ingest:      running")?,
+            (false, _) => writeln!(out, "ingest:      not running")?,
         }
     }
     out.flush()?;

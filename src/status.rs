@@ -29,6 +29,9 @@ pub struct Status {
     pub undated: u64,
     /// What the last commit recorded about its ingest.
     pub last_commit: Option<CommitPayload>,
+    /// The report of the last finished ingest (`ingest --json` output),
+    /// including runs that changed nothing and so committed nothing.
+    pub last_ingest: Option<serde_json::Value>,
     /// Whether an ingest holds the lock now.
     pub ingest_running: bool,
     /// Its process id, when known.
@@ -85,7 +88,38 @@ pub fn status(dir: &std::path::Path, schema: &NewsSchema) -> Result<Status> {
         last_date: day(last),
         undated,
         last_commit,
+        last_ingest: dir.last_run(),
         ingest_running: holder.is_some(),
         ingest_pid: holder.flatten(),
     })
+}
+
+/// `2026-11-26 09:47:02 UTC` for a Unix time in seconds.
+pub fn format_unix_time(secs: u64) -> String {
+    let secs = i64::try_from(secs).unwrap_or(0);
+    let day = crate::article::Date::from_days_since_epoch(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    match day {
+        Some(d) => format!(
+            "{d} {:02}:{:02}:{:02} UTC",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        ),
+        None => format!("@{secs}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_times_read_as_utc() {
+        assert_eq!(format_unix_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            format_unix_time(1_648_512_000 + 3_723),
+            "2022-03-29 01:02:03 UTC"
+        );
+    }
 }

@@ -181,3 +181,65 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A small deterministic pseudo-random generator (xorshift64*), so tests
+/// that vary kill points or content are repeatable from their seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+const WORDS: &[&str] = &[
+    "ukraine", "talks", "minister", "market", "prices", "council", "budget", "rally", "court",
+    "harbor", "election", "weather", "grain", "exports", "union", "strike", "police", "museum",
+    "river", "bridge",
+];
+
+/// The text of generated article `i`: AP style, with a date header, a
+/// dateline, three paragraphs (one holding the unique word `uniq{i}`), a
+/// caption and a contributors block. About 1.5 KB.
+pub fn article(i: usize, rng: &mut Rng) -> String {
+    let mut para = |n: usize| {
+        (0..n)
+            .map(|_| WORDS[rng.below(WORDS.len() as u64) as usize])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        " date 2022-03-{:02} KYIV, Ukraine (AP) — Report number {i} on everyday matters {}.\n\n\
+         The common word newsroom appears in every article, with uniq{i} once. {}.\n\n\
+         {}.\n\n\
+         A view of the harbor at dawn, Monday. (AP Photo/Test Writer)\n\n___\n\nTest Writer contributed.\n",
+        1 + i % 28,
+        para(40),
+        para(60),
+        para(60),
+    )
+}
+
+/// Writes `n` generated articles into `dir`, 100 per sub-folder.
+pub fn write_articles(dir: &Path, range: std::ops::Range<usize>, seed: u64) {
+    let mut rng = Rng::new(seed);
+    for i in range {
+        let sub = dir.join(format!("d{:03}", i / 100));
+        fs::create_dir_all(&sub).expect("mkdir");
+        fs::write(sub.join(format!("a{i:06}.txt")), article(i, &mut rng)).expect("write");
+    }
+}

@@ -1,0 +1,447 @@
+//! Cron-grade ingest: incremental re-runs, one writer at a time, readers
+//! never disturbed, and kill -9 at any moment losing nothing committed.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{Rng, TestEnv, write_articles};
+
+fn count(env: &TestEnv) -> u64 {
+    let run = env.search("*", &["--limit", "0"]);
+    assert!(run.code == 0 || run.code == 1, "{run:?}");
+    run.summary()["total_hits"].as_u64().unwrap_or(0)
+}
+
+fn counts(summary: &Value) -> [u64; 5] {
+    ["added", "updated", "deleted", "unchanged", "skipped"]
+        .map(|k| summary[k].as_u64().unwrap_or(u64::MAX))
+}
+
+#[test]
+fn incremental_runs_count_exactly_what_changed() {
+    let env = TestEnv::new();
+    let arch = env.path("archive");
+    write_articles(&arch, 0..20, 1);
+    let first = env.ingest_json(&["archive"]);
+    assert_eq!(counts(&first), [20, 0, 0, 0, 0]);
+
+    // Add two, modify one, touch one without changing it, delete one, rename one.
+    write_articles(&arch, 20..22, 2);
+    let modified = arch.join("d000/a000003.txt");
+    fs::write(
+        &modified,
+        "KYIV (AP) — Rewritten: the word zanzibarite is new here.\n",
+    )
+    .unwrap();
+    let touched = arch.join("d000/a000004.txt");
+    let text = fs::read(&touched).unwrap();
+    thread::sleep(Duration::from_millis(20));
+    fs::write(&touched, &text).unwrap();
+    fs::remove_file(arch.join("d000/a000005.txt")).unwrap();
+    fs::rename(arch.join("d000/a000006.txt"), arch.join("d000/renamed.txt")).unwrap();
+
+    let second = env.ingest_json(&["archive"]);
+    // added: 2 new + 1 renamed; updated: 1; deleted: 1 removed + 1 renamed away;
+    // unchanged: 20 - 4 (modified, deleted, renamed; the touched one counts as unchanged).
+    assert_eq!(counts(&second), [3, 1, 2, 17, 0], "{second}");
+    assert_eq!(second["documents"], 21);
+    assert_eq!(count(&env), 21);
+    assert_eq!(
+        env.search("zanzibarite", &[]).ids(),
+        vec!["d000/a000003.txt"]
+    );
+    env.search("uniq3", &[]).expect_code(1);
+    env.search("uniq5", &[]).expect_code(1);
+    assert_eq!(env.search("uniq6", &[]).ids(), vec!["d000/renamed.txt"]);
+
+    let third = env.ingest_json(&["archive"]);
+    assert_eq!(counts(&third), [0, 0, 0, 21, 0]);
+    assert_eq!(
+        third["commits"], 0,
+        "a run that changes nothing commits nothing"
+    );
+
+    // --no-delete keeps documents whose files are gone.
+    fs::remove_file(arch.join("d000/a000007.txt")).unwrap();
+    let kept = env.ingest_json(&["archive", "--no-delete"]);
+    assert_eq!(counts(&kept), [0, 0, 0, 20, 0]);
+    assert_eq!(count(&env), 21);
+    let gone = env.ingest_json(&["archive"]);
+    assert_eq!(counts(&gone), [0, 0, 1, 20, 0]);
+}
+
+#[test]
+fn deletes_stay_within_the_folders_of_the_run() {
+    let env = TestEnv::new();
+    write_articles(&env.path("a"), 0..3, 1);
+    write_articles(&env.path("b"), 3..5, 2);
+    env.ingest("a");
+    env.ingest("b");
+    assert_eq!(count(&env), 5);
+    // Re-ingesting `a` alone must not delete `b`'s documents.
+    let run = env.ingest_json(&["a"]);
+    assert_eq!(counts(&run), [0, 0, 0, 3, 0]);
+    assert_eq!(count(&env), 5);
+}
+
+#[test]
+fn full_rebuild_swaps_in_a_new_generation() {
+    let env = TestEnv::with_seeds();
+    env.ingest("seeds");
+    let before: Vec<_> = fs::read_dir(&env.index)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let full = env.ingest_json(&["seeds", "--full"]);
+    assert_eq!(counts(&full), [7, 0, 0, 0, 0]);
+    assert_eq!(count(&env), 7);
+    let gens: Vec<String> = fs::read_dir(&env.index)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("gen-"))
+        .collect();
+    assert_eq!(
+        gens.len(),
+        1,
+        "old generation removed: {gens:?} (before: {before:?})"
+    );
+    let current = fs::read_to_string(env.index.join("CURRENT")).unwrap();
+    assert_eq!(current.trim(), gens[0]);
+    assert_ne!(gens[0], "gen-000001");
+}
+
+/// Holds the index lock the way a running ingest does (flock + pid).
+fn hold_lock(env: &TestEnv) -> fs::File {
+    fs::create_dir_all(&env.index).unwrap();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.index.join("newsidx.lock"))
+        .unwrap();
+    f.try_lock().expect("lock free");
+    f.set_len(0).unwrap();
+    writeln!(f, "4242").unwrap();
+    f
+}
+
+#[test]
+fn a_second_ingest_exits_3_at_once_naming_the_holder() {
+    let env = TestEnv::with_seeds();
+    env.ingest("seeds");
+    let lock = hold_lock(&env);
+    let start = Instant::now();
+    let run = env.run(&["ingest", "seeds"]);
+    run.expect_code(3);
+    assert!(start.elapsed() < Duration::from_secs(10), "did not wait");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("another newsidx ingest is running on"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("(pid 4242)"), "{}", run.stderr);
+    assert!(run.stderr.contains(&env.index.display().to_string()));
+    // --wait=1 gives up after a second, still with code 3.
+    env.run(&["ingest", "seeds", "--wait=1"]).expect_code(3);
+    // status sees the running ingest.
+    let status = env.run(&["status", "--json"]);
+    status.expect_code(0);
+    let s: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(s["ingest_running"], true);
+    assert_eq!(s["ingest_pid"], 4242);
+    // Searches are not blocked by the lock.
+    env.search("neutrality", &[]).expect_code(0);
+    // A lock whose holder is gone blocks nobody: flock dies with its process.
+    drop(lock);
+    env.ingest("seeds");
+}
+
+#[test]
+fn concurrent_ingests_one_waits_the_total_is_exact() {
+    let env = TestEnv::new();
+    let arch = env.path("archive");
+    write_articles(&arch, 0..2500, 7);
+    let mut first = env
+        .command(&["ingest", "archive", "--quiet"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first ingest holds the lock.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let lock = env.index.join("newsidx.lock");
+        let text = fs::read_to_string(&lock).unwrap_or_default();
+        if text.trim() == first.id().to_string() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "first ingest never took the lock"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let second = env.run(&["ingest", "archive"]);
+    let first_still_running = first.try_wait().unwrap().is_none();
+    if first_still_running {
+        second.expect_code(3);
+        assert!(
+            second.stderr.contains(&format!("(pid {})", first.id())),
+            "{}",
+            second.stderr
+        );
+    } else {
+        // The machine was fast enough to finish first; then the second run is a no-op.
+        second.expect_code(0);
+    }
+    let waiter = env.run(&["ingest", "archive", "--wait", "--json"]);
+    waiter.expect_code(0);
+    assert!(first.wait().unwrap().success());
+    let summary: Value = serde_json::from_str(waiter.stdout.trim()).unwrap();
+    assert_eq!(
+        summary["added"], 0,
+        "the waiting run came after the first: {summary}"
+    );
+    assert_eq!(summary["unchanged"], 2500);
+    assert_eq!(count(&env), 2500);
+}
+
+#[test]
+fn searches_during_ingest_and_full_rebuild_always_succeed() {
+    let env = Arc::new(TestEnv::new());
+    let arch = env.path("archive");
+    write_articles(&arch, 0..1500, 3);
+    env.ingest("archive");
+    write_articles(&arch, 1500..2500, 4);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::<(i32, u64)>::new()));
+    let reader = {
+        let (env, stop, seen) = (env.clone(), stop.clone(), seen.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let run = env.search("newsroom", &["--limit", "1"]);
+                let total = if run.code == 0 {
+                    run.summary()["total_hits"].as_u64().unwrap_or(0)
+                } else {
+                    0
+                };
+                if run.code != 0 {
+                    eprintln!("failed search during ingest: {run:?}");
+                }
+                seen.lock().unwrap().push((run.code, total));
+            }
+        })
+    };
+    env.run(&["ingest", "archive", "--commit-every", "200"])
+        .expect_code(0);
+    env.run(&["ingest", "archive", "--full", "--commit-every", "300"])
+        .expect_code(0);
+    stop.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() >= 3, "too few searches ran: {}", seen.len());
+    for (code, total) in seen.iter() {
+        assert_eq!(*code, 0, "a search failed during ingest");
+        // Old state, a committed batch of the incremental run, or the new state.
+        assert!((1500..=2500).contains(total), "impossible total {total}");
+        assert_eq!(
+            total % 100,
+            0,
+            "a half-committed batch became visible: {total}"
+        );
+    }
+    assert_eq!(count(&env), 2500);
+}
+
+/// Segment files of the live generation that no commit references.
+fn orphans(env: &TestEnv) -> Vec<String> {
+    let current = fs::read_to_string(env.index.join("CURRENT")).unwrap();
+    let gen_dir = env.index.join(current.trim());
+    let meta: Value =
+        serde_json::from_str(&fs::read_to_string(gen_dir.join("meta.json")).unwrap()).unwrap();
+    let live: Vec<String> = meta["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["segment_id"].as_str().unwrap().replace('-', ""))
+        .collect();
+    fs::read_dir(&gen_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && n != "meta.json")
+        .filter(|n| !live.iter().any(|id| n.starts_with(id.as_str())))
+        .collect()
+}
+
+/// Runs an ingest and SIGKILLs it after `delay`; returns whether it was
+/// killed (rather than finishing first).
+fn ingest_killed_after(env: &TestEnv, extra: &[&str], delay: Duration) -> bool {
+    let mut args = vec!["ingest", "archive", "--quiet", "--commit-every", "100"];
+    args.extend_from_slice(extra);
+    let mut child: Child = env
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    thread::sleep(delay);
+    let _ = child.kill(); // SIGKILL; a no-op if it already exited
+    let status = child.wait().unwrap();
+    !status.success()
+}
+
+#[test]
+fn kill_9_at_seeded_moments_loses_nothing_committed() {
+    const FILES: usize = 1200;
+    let env = TestEnv::new();
+    let arch = env.path("archive");
+    write_articles(&arch, 0..FILES, 11);
+
+    // Calibrate: how long does a whole run take on this machine and build?
+    let scratch = TestEnv::new();
+    let start = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_newsidx"))
+        .args(["ingest", "--quiet", "--commit-every", "100", "--index"])
+        .arg(&scratch.index)
+        .arg(&arch)
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let whole = start.elapsed().as_millis() as u64;
+    let mut rng = Rng::new(0x5eed_0009);
+
+    // 1. A first ingest killed mid-run: the next run keeps every committed
+    //    document and indexes only the rest.
+    let delay = whole / 5 + rng.below(whole * 3 / 5 + 1);
+    let killed = ingest_killed_after(&env, &[], Duration::from_millis(delay));
+    let committed = count(&env);
+    assert!(committed <= FILES as u64);
+    let resumed = env.ingest_json(&["archive"]);
+    if killed {
+        assert_eq!(resumed["unchanged"], committed, "{resumed}");
+        assert_eq!(resumed["added"], FILES as u64 - committed, "{resumed}");
+    }
+    assert_eq!(count(&env), FILES as u64);
+
+    // 2. Twelve more kills while half the archive is being rewritten (and,
+    //    every fourth time, during a --full rebuild). Updates replace
+    //    documents within one commit, so the count must stay exact after
+    //    every kill: nothing lost, nothing doubled.
+    let mut revision = vec![0usize; FILES];
+    let mut kills = usize::from(killed);
+    for k in 1..=12usize {
+        for (i, rev) in revision.iter_mut().enumerate() {
+            if rng.below(2) == 0 {
+                let path = arch.join(format!("d{:03}/a{i:06}.txt", i / 100));
+                let mut text = fs::read_to_string(&path).unwrap();
+                text.push_str(&format!("\nRevision r{k}f{i}.\n"));
+                fs::write(&path, text).unwrap();
+                *rev = k;
+            }
+        }
+        let extra: &[&str] = if k % 4 == 0 { &["--full"] } else { &[] };
+        let delay = rng.below(whole * 11 / 10 + 1);
+        kills += usize::from(ingest_killed_after(
+            &env,
+            extra,
+            Duration::from_millis(delay),
+        ));
+        assert_eq!(
+            count(&env),
+            FILES as u64,
+            "after kill {k} at {delay} ms of ~{whole} ms"
+        );
+        env.run(&["status"]).expect_code(0);
+    }
+    assert!(
+        kills >= 10,
+        "only {kills} runs were killed before finishing"
+    );
+
+    // 3. A clean run converges on exactly the files on disk, and a second
+    //    one has nothing left to do.
+    env.ingest_json(&["archive"]);
+    let again = env.ingest_json(&["archive"]);
+    assert_eq!(counts(&again), [0, 0, 0, FILES as u64, 0], "{again}");
+    for i in [0, 1, 599, FILES - 1] {
+        if revision[i] > 0 {
+            assert_eq!(
+                env.search(&format!("r{}f{i}", revision[i]), &[])
+                    .hits()
+                    .len(),
+                1,
+                "file {i}"
+            );
+        }
+        assert_eq!(
+            env.search(&format!("uniq{i}"), &[]).hits().len(),
+            1,
+            "uniq{i}"
+        );
+    }
+    assert_eq!(orphans(&env), Vec::<String>::new());
+    let gens = fs::read_dir(&env.index).unwrap().filter(|e| {
+        e.as_ref()
+            .map(|e| e.file_name().to_string_lossy().starts_with("gen-"))
+            .unwrap_or(false)
+    });
+    assert_eq!(
+        gens.count(),
+        1,
+        "leftover generations of killed rebuilds were removed"
+    );
+}
+
+#[test]
+fn json_summary_quiet_and_strict() {
+    let env = TestEnv::with_seeds();
+    env.write("seeds/empty.txt", "");
+    let run = env.run(&["ingest", "seeds", "--json"]);
+    run.expect_code(0);
+    let summary: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(run.stdout.lines().count(), 1);
+    assert_eq!(summary["skipped_by_reason"]["empty"], 1);
+    assert_eq!(summary["added"], 7);
+    // The skipped file is a one-line warning on stderr, even with --json.
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("empty.txt: skipped, empty"),
+        "{}",
+        run.stderr
+    );
+    let strict = env.run(&["ingest", "seeds", "--strict", "--quiet"]);
+    strict.expect_code(4);
+    assert!(strict.stdout.is_empty());
+    fs::remove_file(env.path("seeds/empty.txt")).unwrap();
+    env.run(&["ingest", "seeds", "--strict", "--quiet"])
+        .expect_code(0);
+}
+
+#[test]
+fn status_reports_documents_dates_and_last_ingest() {
+    let env = TestEnv::with_seeds();
+    env.run(&["status"]).expect_code(2);
+    env.ingest("seeds");
+    let run = env.run(&["status", "--json"]);
+    run.expect_code(0);
+    let s: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(s["documents"], 7);
+    assert_eq!(s["first_date"], "2022-03-15");
+    assert_eq!(s["last_date"], "2022-04-02");
+    assert_eq!(s["undated"], 3);
+    assert_eq!(s["ingest_running"], false);
+    assert_eq!(s["last_ingest"]["added"], 7);
+    assert!(s["size_bytes"].as_u64().unwrap() > 10_000);
+    let human = env.run(&["status"]);
+    assert!(human.stdout.contains("documents:   7"), "{}", human.stdout);
+    assert!(human.stdout.contains("2022-03-15 to 2022-04-02"));
+}
