@@ -126,7 +126,7 @@ pub fn write_human(
             writeln!(out, "    {}", parts.join(" … "))?;
         }
         if let Some(expl) = &hit.explanation {
-            write_explanation(out, expl, 0, style)?;
+            write_explanation(out, expl, style)?;
         }
     }
     for facet in facets {
@@ -208,46 +208,34 @@ fn write_facet(out: &mut dyn Write, facet: &Facet, style: HumanStyle) -> io::Res
     Ok(())
 }
 
-/// Prints a tantivy explanation tree (`{value, description, details}`)
-/// one node per line, indented by depth.
+/// Prints an explanation (`{score, parts: [{query, score, terms}]}`): one
+/// line per field and query part, terms' shares in parentheses.
 fn write_explanation(
     out: &mut dyn Write,
-    node: &serde_json::Value,
-    depth: usize,
+    expl: &serde_json::Value,
     style: HumanStyle,
 ) -> io::Result<()> {
     let (d, r) = if style.color { (DIM, RESET) } else { ("", "") };
-    let value = node
-        .get("value")
-        .and_then(serde_json::Value::as_f64)
-        .unwrap_or(0.0);
-    let description = node
-        .get("description")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("");
-    let context = node
-        .get("context")
-        .and_then(serde_json::Value::as_array)
-        .map(|c| {
-            c.iter()
-                .filter_map(serde_json::Value::as_str)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .filter(|c| !c.is_empty())
-        .map(|c| format!(" [{c}]"))
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "    {d}{}{value:.3} {}{}{r}",
-        "  ".repeat(depth),
-        clean(description),
-        clean(&context)
-    )?;
-    if let Some(details) = node.get("details").and_then(serde_json::Value::as_array) {
-        for child in details {
-            write_explanation(out, child, depth + 1, style)?;
-        }
+    let num = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    writeln!(out, "    {d}score {:.3} = sum of:{r}", num(&expl["score"]))?;
+    for part in expl["parts"].as_array().into_iter().flatten() {
+        let terms: Vec<String> = part["terms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| format!("{} {:.3}", clean(t[0].as_str().unwrap_or("")), num(&t[1])))
+            .collect();
+        let terms = if terms.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", terms.join(", "))
+        };
+        writeln!(
+            out,
+            "    {d}  {:>7.3}  {}{terms}{r}",
+            num(&part["score"]),
+            clean(part["query"].as_str().unwrap_or(""))
+        )?;
     }
     Ok(())
 }

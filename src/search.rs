@@ -11,7 +11,7 @@
 //! against the term dictionaries, so they are BM25-ranked like any word and
 //! the snippet highlights exactly the words that matched.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -253,10 +253,7 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         })?;
         let mut hit = compiler.build_hit(&doc, opts.offset + i + 1, score, &highlighter, opts);
         if opts.explain {
-            hit.explanation = query
-                .explain(searcher, addr)
-                .ok()
-                .and_then(|e| serde_json::from_str(&e.to_pretty_json()).ok());
+            hit.explanation = Some(compiler.explain(addr, score));
         }
         hits.push(hit);
     }
@@ -275,6 +272,36 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
     })
 }
 
+/// A leaf compiled for one field.
+struct FieldQuery {
+    query: Box<dyn Query>,
+    pattern: Pattern,
+    /// The index terms the leaf expanded to, with their relative weights.
+    terms: Vec<(String, Score)>,
+}
+
+/// One field's part of one query leaf, kept to explain scores by.
+struct ExplainPart {
+    label: String,
+    query: Box<dyn Query>,
+    field: Field,
+    weight: Score,
+    terms: Vec<(String, Score)>,
+}
+
+/// How a leaf reads in an explanation: `"peace talks"~2`, `neutral*`.
+fn leaf_text(kind: &LeafKind) -> String {
+    match kind {
+        LeafKind::Word { text, exact: false } => text.clone(),
+        LeafKind::Word { text, exact: true } => format!("={text}"),
+        LeafKind::Prefix(p) => format!("{p}*"),
+        LeafKind::Fuzzy { text, distance } => format!("{text}~{distance}"),
+        LeafKind::Phrase { text, slop: 0 } => format!("\"{text}\""),
+        LeafKind::Phrase { text, slop } => format!("\"{text}\"~{slop}"),
+        LeafKind::Dates { .. } => "date range".to_owned(),
+    }
+}
+
 /// Turns the query tree into tantivy queries and records what to highlight.
 struct Compiler<'a> {
     schema: &'a NewsSchema,
@@ -284,6 +311,7 @@ struct Compiler<'a> {
     analyzers: HashMap<Field, TextAnalyzer>,
     stemmer: TextAnalyzer,
     rules: Vec<Rule>,
+    explain_parts: Vec<ExplainPart>,
 }
 
 /// The snippet label of a field, when snippets are cut from it.
@@ -329,6 +357,7 @@ impl<'a> Compiler<'a> {
                 .filter(Stemmer::new(Language::English))
                 .build(),
             rules: Vec::new(),
+            explain_parts: Vec::new(),
         }
     }
 
@@ -415,17 +444,27 @@ impl<'a> Compiler<'a> {
         }
         let mut per_field: Vec<(TOccur, Box<dyn Query>)> = Vec::new();
         let mut highlight: Option<(Vec<&'static str>, Pattern)> = None;
+        let leaf_boost = leaf.boost.unwrap_or(1.0);
         for (spec, boost) in self.targets(leaf)? {
-            let Some((q, pattern)) = self.field_query(&spec, &leaf.kind)? else {
+            let Some(fq) = self.field_query(&spec, &leaf.kind)? else {
                 continue;
             };
-            per_field.push((TOccur::Should, boosted(q, boost)));
+            if !negated {
+                self.explain_parts.push(ExplainPart {
+                    label: format!("{}:{}", spec.name.as_str(), leaf_text(&leaf.kind)),
+                    query: boosted(fq.query.box_clone(), boost * leaf_boost),
+                    field: spec.field,
+                    weight: boost * leaf_boost,
+                    terms: fq.terms.clone(),
+                });
+            }
+            per_field.push((TOccur::Should, boosted(fq.query, boost)));
             if let Some(l) = label(spec.name)
                 && !negated
             {
-                let entry = highlight.get_or_insert_with(|| (Vec::new(), pattern.clone()));
+                let entry = highlight.get_or_insert_with(|| (Vec::new(), fq.pattern.clone()));
                 entry.0.push(l);
-                merge_patterns(&mut entry.1, pattern);
+                merge_patterns(&mut entry.1, fq.pattern);
             }
         }
         if let Some((fields, pattern)) = highlight {
@@ -443,11 +482,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// The query for one leaf in one field, and what it highlights.
-    fn field_query(
-        &mut self,
-        spec: &FieldSpec,
-        kind: &LeafKind,
-    ) -> Result<Option<(Box<dyn Query>, Pattern)>> {
+    fn field_query(&mut self, spec: &FieldSpec, kind: &LeafKind) -> Result<Option<FieldQuery>> {
         let field = spec.field;
         let positions = spec.record == Some(Record::Position);
         let is_words = spec.ty == FieldType::Text && spec.tokenizer == Some(TokenizerName::News);
@@ -493,10 +528,14 @@ impl<'a> Compiler<'a> {
                         .collect(),
                 ))
             };
-            return Ok(Some((q, pattern)));
+            return Ok(Some(FieldQuery {
+                query: q,
+                pattern,
+                terms: Vec::new(),
+            }));
         }
         let last = tokens.last().cloned().unwrap_or_default();
-        match kind {
+        let weighted: Vec<(String, Score)> = match kind {
             LeafKind::Prefix(_) if tokens.len() > 1 => {
                 let terms = tokens
                     .iter()
@@ -507,7 +546,11 @@ impl<'a> Compiler<'a> {
                 } else {
                     Box::new(EmptyQuery)
                 };
-                Ok(Some((q, Pattern::Prefix(last))))
+                return Ok(Some(FieldQuery {
+                    query: q,
+                    pattern: Pattern::Prefix(last),
+                    terms: Vec::new(),
+                }));
             }
             LeafKind::Prefix(_) => {
                 let found = self.expand(
@@ -519,25 +562,25 @@ impl<'a> Compiler<'a> {
                 if found.len() > MAX_EXPANSIONS {
                     let q = RegexQuery::from_pattern(&format!("{}.*", regex_escape(&last)), field)
                         .map_err(|e| Error::engine("cannot build a prefix query", e))?;
-                    return Ok(Some((Box::new(q), Pattern::Prefix(last))));
+                    return Ok(Some(FieldQuery {
+                        query: Box::new(q),
+                        pattern: Pattern::Prefix(last),
+                        terms: Vec::new(),
+                    }));
                 }
-                Ok(Some((
-                    any_term(&found, term_query, None),
-                    Pattern::Terms(found.into_iter().collect()),
-                )))
+                found.into_iter().map(|t| (t, 1.0)).collect()
             }
             LeafKind::Fuzzy { distance, .. } => {
                 let found = self.fuzzy_terms(field, &last, *distance)?;
-                let exact_boost = found.contains(&last).then_some(last.as_str());
-                Ok(Some((
-                    any_term(&found, term_query, exact_boost),
-                    Pattern::Terms(found.into_iter().collect()),
-                )))
+                found
+                    .into_iter()
+                    .map(|t| {
+                        let w = if t == last { 1.0 } else { VARIANT_BOOST };
+                        (t, w)
+                    })
+                    .collect()
             }
-            _ if exact || !is_words => Ok(Some((
-                term_query(&last),
-                Pattern::Terms(HashSet::from([last])),
-            ))),
+            _ if exact || !is_words => vec![(last, 1.0)],
             _ => {
                 let stem = self.stem(&last);
                 let prefix = expansion_prefix(&last, &stem);
@@ -552,23 +595,26 @@ impl<'a> Compiler<'a> {
                         expand_terms(self.searcher, field, prefix, &mut same_stem, MAX_EXPANSIONS)?;
                 }
                 variants.retain(|v| *v != last);
-                let mut clauses: Vec<(TOccur, Box<dyn Query>)> =
-                    vec![(TOccur::Should, term_query(&last))];
-                clauses.extend(
-                    variants
-                        .iter()
-                        .map(|v| (TOccur::Should, boosted(term_query(v), VARIANT_BOOST))),
-                );
-                let q: Box<dyn Query> = if clauses.len() == 1 {
-                    term_query(&last)
-                } else {
-                    Box::new(BooleanQuery::new(clauses))
-                };
-                let mut set: HashSet<String> = variants.into_iter().collect();
-                set.insert(last);
-                Ok(Some((q, Pattern::Terms(set))))
+                std::iter::once((last, 1.0))
+                    .chain(variants.into_iter().map(|v| (v, VARIANT_BOOST)))
+                    .collect()
             }
-        }
+        };
+        let query: Box<dyn Query> = match weighted.as_slice() {
+            [] => Box::new(EmptyQuery),
+            [(t, w)] => boosted(term_query(t), *w),
+            many => Box::new(BooleanQuery::new(
+                many.iter()
+                    .map(|(t, w)| (TOccur::Should, boosted(term_query(t), *w)))
+                    .collect(),
+            )),
+        };
+        let pattern = Pattern::Terms(weighted.iter().map(|(t, _)| t.clone()).collect());
+        Ok(Some(FieldQuery {
+            query,
+            pattern,
+            terms: weighted,
+        }))
     }
 
     fn expand(
@@ -712,6 +758,49 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// What each part of the query contributed to a hit's score: one entry
+    /// per matching field and query part, with its terms' shares when the
+    /// part expanded to several terms (stemmed variants, prefix, fuzzy).
+    fn explain(&self, addr: DocAddress, score: Score) -> serde_json::Value {
+        let searcher = self.searcher;
+        let value = |q: &dyn Query| {
+            q.explain(searcher, addr)
+                .ok()
+                .map(|e| e.value())
+                .filter(|v| *v > 0.0)
+        };
+        let mut parts = Vec::new();
+        for part in &self.explain_parts {
+            let Some(total) = value(part.query.as_ref()) else {
+                continue;
+            };
+            let mut terms: Vec<(String, Score)> = Vec::new();
+            if part.terms.len() > 1 {
+                for (term, w) in &part.terms {
+                    let q = boosted(
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(part.field, term),
+                            IndexRecordOption::WithFreqs,
+                        )),
+                        w * part.weight,
+                    );
+                    if let Some(v) = value(q.as_ref()) {
+                        terms.push((term.clone(), v));
+                    }
+                }
+                terms.sort_by(|a, b| b.1.total_cmp(&a.1));
+            }
+            parts.push(serde_json::json!({ "query": part.label, "score": total, "terms": terms }));
+        }
+        parts.sort_by(|a, b| {
+            b["score"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&a["score"].as_f64().unwrap_or(0.0))
+        });
+        serde_json::json!({ "score": score, "parts": parts })
+    }
+
     fn tokens(&mut self, field: Field, text: &str) -> Vec<Token> {
         let index = self.index;
         let analyzer = self.analyzers.entry(field).or_insert_with(|| {
@@ -803,31 +892,6 @@ fn boosted(q: Box<dyn Query>, boost: Score) -> Box<dyn Query> {
         q
     } else {
         Box::new(BoostQuery::new(q, boost))
-    }
-}
-
-/// Any of `terms`, BM25-scored; `exact` (the word as typed) outweighs the rest.
-fn any_term(
-    terms: &[String],
-    term_query: impl Fn(&str) -> Box<dyn Query>,
-    exact: Option<&str>,
-) -> Box<dyn Query> {
-    match terms {
-        [] => Box::new(EmptyQuery),
-        [one] => term_query(one),
-        many => Box::new(BooleanQuery::new(
-            many.iter()
-                .map(|t| {
-                    let q = term_query(t);
-                    let q = if exact.is_some_and(|e| e != t) {
-                        boosted(q, VARIANT_BOOST)
-                    } else {
-                        q
-                    };
-                    (TOccur::Should, q)
-                })
-                .collect(),
-        )),
     }
 }
 
