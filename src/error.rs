@@ -19,13 +19,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A file or folder could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The underlying error (already part of the message, so not a
         /// `source`: printing the chain would repeat it).
-        source: std::io::Error,
+        cause: std::io::Error,
+    },
+    /// The index directory cannot be written by this user.
+    #[error("cannot write the index in {} ({cause}); run as a user who may write it, or pass --index DIR", dir.display())]
+    NotWritable {
+        /// The index directory.
+        dir: PathBuf,
+        /// The underlying error.
+        cause: std::io::Error,
     },
     /// A folder given to `ingest` does not exist.
     #[error("{}: no such file or folder", path.display())]
@@ -102,10 +110,10 @@ impl From<QueryError> for Error {
 
 impl Error {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 
@@ -120,19 +128,45 @@ impl Error {
     /// Whether the error is the user's to fix (input, flags, index state)
     /// rather than a fault in newsidx or the machine.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Io { .. } | Error::Engine { .. })
+        !matches!(
+            self,
+            Error::Io { .. } | Error::NotWritable { .. } | Error::Engine { .. }
+        )
     }
 }
 
-/// tantivy's error messages in one line without Debug dumps where it matters.
+/// tantivy's errors in one line, without the `{:?}` dumps some of its
+/// `Display` impls embed (`IoError: 'Os { code: 13, ... }'`).
 pub(crate) fn engine_message(err: &tantivy::TantivyError) -> String {
     use tantivy::TantivyError as T;
+    use tantivy::directory::error::{LockError, OpenDirectoryError, OpenReadError, OpenWriteError};
+    let at = |path: &std::path::Path, e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     match err {
-        T::OpenDirectoryError(e) => e.to_string(),
-        T::OpenReadError(e) => e.to_string(),
-        T::OpenWriteError(e) => e.to_string(),
+        T::OpenDirectoryError(e) => match e {
+            OpenDirectoryError::DoesNotExist(p) => at(p, &"does not exist"),
+            OpenDirectoryError::NotADirectory(p) => at(p, &"not a directory"),
+            OpenDirectoryError::FailedToCreateTempDir(io) => {
+                format!("cannot create a temporary directory: {io}")
+            }
+            OpenDirectoryError::IoError {
+                io_error,
+                directory_path,
+            } => at(directory_path, io_error),
+        },
+        T::OpenReadError(e) => match e {
+            OpenReadError::FileDoesNotExist(p) => at(p, &"does not exist"),
+            OpenReadError::IoError { io_error, filepath } => at(filepath, io_error),
+            OpenReadError::IncompatibleIndex(_) => {
+                "written by an incompatible version of the search engine".into()
+            }
+        },
+        T::OpenWriteError(e) => match e {
+            OpenWriteError::FileAlreadyExists(p) => at(p, &"already exists"),
+            OpenWriteError::IoError { io_error, filepath } => at(filepath, io_error),
+        },
+        T::LockFailure(LockError::IoError(io), _) => format!("cannot take the index lock: {io}"),
+        T::LockFailure(LockError::LockBusy, _) => "the index is locked by another writer".into(),
         T::IoError(e) => e.to_string(),
-        T::LockFailure(_, msg) => msg.clone().unwrap_or_else(|| "index is locked".into()),
         other => other.to_string().replace('\n', " "),
     }
 }

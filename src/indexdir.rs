@@ -24,7 +24,12 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
+use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
+use tantivy::directory::{
+    Directory, DirectoryLock, FileHandle, Lock, META_LOCK, MmapDirectory, WatchCallback,
+    WatchHandle, WritePtr,
+};
+use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy, Searcher};
 
 use crate::error::{Error, Result};
 use crate::schema::NewsSchema;
@@ -175,7 +180,16 @@ impl IndexDir {
     /// [`Error::Locked`] when another process holds it; I/O errors when the
     /// directory cannot be created or written.
     pub fn lock(&self, wait: Option<Option<Duration>>) -> Result<WriteLock> {
-        fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let not_writable = |e: std::io::Error, path: &Path| match e.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                Error::NotWritable {
+                    dir: self.root.clone(),
+                    cause: e,
+                }
+            }
+            _ => Error::io(path, e),
+        };
+        fs::create_dir_all(&self.root).map_err(|e| not_writable(e, &self.root))?;
         let path = self.root.join(LOCK_FILE);
         let mut file = OpenOptions::new()
             .read(true)
@@ -183,7 +197,7 @@ impl IndexDir {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+            .map_err(|e| not_writable(e, &path))?;
         let start = Instant::now();
         loop {
             match file.try_lock() {
@@ -271,7 +285,7 @@ fn is_transient(e: &Error) -> bool {
                 || message.contains("No such file")
                 || message.contains("not found")
         }
-        Error::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        Error::Io { cause, .. } => cause.kind() == std::io::ErrorKind::NotFound,
         _ => false,
     }
 }
@@ -290,7 +304,110 @@ fn open_index(path: &Path, root: &Path) -> Result<Index> {
             detail: format!("{CURRENT_FILE} names {}, which is missing", path.display()),
         });
     }
-    Index::open_in_dir(path).map_err(|e| corrupt_or_engine(root, "cannot open the index", e))
+    let dir = NewsDirectory::open(path)
+        .map_err(|e| corrupt_or_engine(root, "cannot open the index", e))?;
+    Index::open(dir).map_err(|e| corrupt_or_engine(root, "cannot open the index", e))
+}
+
+/// Creates an empty tantivy index in `path`.
+pub(crate) fn create_index(
+    path: &Path,
+    schema: tantivy::schema::Schema,
+    settings: IndexSettings,
+) -> tantivy::Result<Index> {
+    Index::create(NewsDirectory::open(path)?, schema, settings)
+}
+
+/// tantivy's `MmapDirectory` with two changes an archive shared by several
+/// users needs. Atomic writes (`meta.json`, `.managed.json`) create their
+/// file with the process umask like every other index file; tantivy's
+/// temporary files are mode 0600, which makes an index built by a cron user
+/// unreadable to everyone else. And a reader that may not write the
+/// directory can still open the index: tantivy takes the write lock
+/// `.tantivy-meta.lock` even to read, to keep the garbage collector from
+/// deleting files mid-open; without write access that lock is skipped and
+/// [`IndexDir::open_for_search`] retries an open that loses that race.
+#[derive(Debug, Clone)]
+struct NewsDirectory {
+    inner: MmapDirectory,
+    path: PathBuf,
+}
+
+impl NewsDirectory {
+    fn open(path: &Path) -> tantivy::Result<NewsDirectory> {
+        Ok(NewsDirectory {
+            inner: MmapDirectory::open(path)?,
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Directory for NewsDirectory {
+    fn get_file_handle(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<std::sync::Arc<dyn FileHandle>, OpenReadError> {
+        self.inner.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> std::result::Result<(), DeleteError> {
+        self.inner.delete(path)
+    }
+
+    fn exists(&self, path: &Path) -> std::result::Result<bool, OpenReadError> {
+        self.inner.exists(path)
+    }
+
+    fn open_write(&self, path: &Path) -> std::result::Result<WritePtr, OpenWriteError> {
+        self.inner.open_write(path)
+    }
+
+    fn atomic_read(&self, path: &Path) -> std::result::Result<Vec<u8>, OpenReadError> {
+        self.inner.atomic_read(path)
+    }
+
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        let target = self.path.join(path);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = self
+            .path
+            .join(format!(".{name}.{}.tmp", std::process::id()));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_data()?;
+        fs::rename(&tmp, &target)
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        self.inner.sync_directory()
+    }
+
+    fn acquire_lock(&self, lock: &Lock) -> std::result::Result<DirectoryLock, LockError> {
+        match self.inner.acquire_lock(lock) {
+            Err(LockError::IoError(e))
+                if lock.filepath == META_LOCK.filepath
+                    && matches!(
+                        e.kind(),
+                        std::io::ErrorKind::PermissionDenied
+                            | std::io::ErrorKind::ReadOnlyFilesystem
+                    ) =>
+            {
+                Ok(DirectoryLock::from(Box::new(())))
+            }
+            other => other,
+        }
+    }
+
+    fn watch(&self, watch_callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        self.inner.watch(watch_callback)
+    }
 }
 
 /// tantivy reports a truncated or garbled `meta.json` as a deserialization
@@ -364,15 +481,19 @@ impl WriteLock {
     ///
     /// I/O and engine errors.
     pub fn open_rebuild(&self, schema: &NewsSchema) -> Result<(Index, Generation)> {
-        let current = self.dir.current()?;
-        if let Some(partial) = self
-            .generations()?
-            .into_iter()
-            .filter(|g| Some(*g) > current)
-            .max()
-        {
+        // A damaged CURRENT is what a rebuild is for: start afresh rather
+        // than guess which generation was live.
+        let partial = match self.dir.current() {
+            Ok(current) => self
+                .generations()?
+                .into_iter()
+                .filter(|g| Some(*g) > current)
+                .max(),
+            Err(_) => None,
+        };
+        if let Some(partial) = partial {
             let path = self.dir.generation_path(partial);
-            let resumed = Index::open_in_dir(&path)
+            let resumed = open_index(&path, self.dir.root())
                 .ok()
                 .filter(|index| schema.attach(index, self.dir.root()).is_ok());
             if let Some(index) = resumed {
@@ -413,7 +534,7 @@ impl WriteLock {
         let newest = self
             .generations()?
             .into_iter()
-            .chain(self.dir.current()?)
+            .chain(self.dir.current().ok().flatten())
             .max();
         Ok(Generation(newest.map_or(1, |g| g.0 + 1)))
     }
@@ -452,13 +573,18 @@ impl WriteLock {
     }
 
     /// Deletes every generation but the live one (and `keep`): leftovers of
-    /// a rebuild that was swapped out or of one that crashed.
+    /// a rebuild that was swapped out or of one that crashed. Does nothing
+    /// while `CURRENT` is unreadable.
     ///
     /// # Errors
     ///
     /// I/O errors while deleting.
     pub fn remove_other_generations(&self, keep: Option<Generation>) -> Result<()> {
-        let current = self.dir.current()?;
+        // Without a readable CURRENT nobody knows which generation is live:
+        // delete nothing (a rebuild publishes a new CURRENT, then cleans up).
+        let Ok(current) = self.dir.current() else {
+            return Ok(());
+        };
         for g in self.generations()? {
             if Some(g) != current && Some(g) != keep {
                 remove_dir(&self.dir.generation_path(g))?;

@@ -344,7 +344,9 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         started_at,
         unreadable_dirs: Mutex::new(Vec::new()),
     };
-    run.process_all()?;
+    if let Err(e) = run.process_all() {
+        return Err(cause_of_failure(run.writer, e, dir.root()));
+    }
 
     if opts.delete_missing {
         let deleted = run.delete_missing(&roots, &searcher)?;
@@ -395,6 +397,29 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     report.finished_at = unix_now();
     lock.record_last_run(&report);
     Ok(report)
+}
+
+/// When tantivy's indexing thread dies (a full disk, most often),
+/// `add_document` only says that it died; the cause is returned when the
+/// thread is joined, which `prepare_commit` does. Nothing is committed: the
+/// prepared commit is aborted.
+fn cause_of_failure(writer: RwLock<IndexWriter>, e: Error, root: &Path) -> Error {
+    if !matches!(&e, Error::Engine { context, .. } if context.starts_with("cannot index")) {
+        return e;
+    }
+    let Ok(mut writer) = writer.into_inner() else {
+        return e;
+    };
+    match writer.prepare_commit() {
+        Err(cause) => Error::engine(
+            format!("cannot write the index in {}", root.display()),
+            cause,
+        ),
+        Ok(prepared) => {
+            let _ = prepared.abort();
+            e
+        }
+    }
 }
 
 fn open_writer(index: &Index, opts: &IngestOptions) -> Result<IndexWriter> {

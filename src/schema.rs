@@ -443,10 +443,7 @@ impl NewsSchema {
     ///
     /// When tantivy cannot create the index files.
     pub fn create_index(&self, dir: &Path) -> Result<Index> {
-        let index = Index::builder()
-            .schema(self.tantivy.clone())
-            .settings(self.index_settings())
-            .create_in_dir(dir)
+        let index = crate::indexdir::create_index(dir, self.tantivy.clone(), self.index_settings())
             .map_err(|e| {
                 Error::engine(format!("cannot create an index in {}", dir.display()), e)
             })?;
