@@ -351,7 +351,7 @@ fn kill_9_at_seeded_moments_loses_nothing_committed() {
                 *rev = k;
             }
         }
-        let full = k % 4 == 0;
+        let full = k.is_multiple_of(4);
         let extra: &[&str] = if full { &["--full"] } else { &[] };
         // A rebuild does the whole job; an update run about half of it.
         let span = if full { whole } else { whole / 2 };
