@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use newsidx::article::Date;
+use newsidx::export::{ExportOptions, Target};
 use newsidx::ingest::{self, IngestOptions};
 use newsidx::query;
 use newsidx::schema::{FieldName, NewsSchema};
@@ -20,7 +21,8 @@ Exit codes:
              and the index is as it was at its last commit
            3 another ingest holds the index lock (see --wait)
            4 committed, but files were skipped and --strict was given
-  status   0 index found, 2 error";
+  status   0 index found, 2 error
+  export   0 written, 2 error";
 
 /// Full-text search for archives of news articles.
 ///
@@ -71,6 +73,8 @@ pub enum Command {
     Search(SearchArgs),
     /// Show what the index holds and whether an ingest is running
     Status(StatusArgs),
+    /// Export the index for Quickwit or Elasticsearch/OpenSearch
+    Export(ExportArgs),
 }
 
 const SEARCH_HELP: &str = "\
@@ -223,6 +227,73 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// Flags of `newsidx export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Target engine
+    #[arg(long, value_enum)]
+    pub to: TargetArg,
+
+    /// Folder to write the configuration, data files and README.txt into
+    #[arg(value_name = "OUTDIR")]
+    pub out_dir: PathBuf,
+
+    /// Name of the index in the target engine
+    #[arg(long, default_value = "newsidx", value_name = "NAME")]
+    pub name: String,
+
+    /// A previous export's folder: also write delete actions for documents removed since (Elasticsearch)
+    #[arg(long, value_name = "DIR")]
+    pub since_export: Option<PathBuf>,
+
+    /// Largest data file [default: 10MB for Quickwit, its ingest limit; 5MB for bulk files]
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub file_size: Option<u64>,
+
+    /// Print the export summary as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--to` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// Quickwit: index-config.yaml and NDJSON files under 10 MB.
+    Quickwit,
+    /// Elasticsearch: index settings and mapping, and _bulk files.
+    Elasticsearch,
+    /// OpenSearch: the same files as Elasticsearch.
+    Opensearch,
+}
+
+impl ExportArgs {
+    /// The library options for this export.
+    pub fn to_options(&self, cli: &Cli) -> Result<ExportOptions> {
+        let schema = load_schema(cli.schema.as_ref())?;
+        let target = match self.to {
+            TargetArg::Quickwit => Target::Quickwit,
+            TargetArg::Elasticsearch | TargetArg::Opensearch => Target::Elasticsearch,
+        };
+        let mut opts = ExportOptions::new(
+            index_dir(cli.index.as_ref())?,
+            schema,
+            target,
+            self.out_dir.clone(),
+        );
+        opts.index_name = self.name.clone();
+        opts.since_export = self.since_export.clone();
+        if let Some(size) = self.file_size {
+            if target == Target::Quickwit && size > newsidx::export::QUICKWIT_MAX_FILE_BYTES {
+                return Err(anyhow!(
+                    "--file-size: Quickwit refuses ingest requests over 10 MB"
+                ));
+            }
+            opts.max_file_bytes = size;
+        }
+        Ok(opts)
+    }
+}
+
 /// `--in` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scope {
@@ -265,7 +336,8 @@ fn parse_facet(s: &str) -> Result<FacetKind, String> {
     })
 }
 
-/// `4MiB`, `500KB`, `10M`, `4096`: bytes.
+/// `4MiB`, `500KB`, `10M`, `4096`: bytes. KiB/MiB/GiB (and K/M/G) are
+/// powers of 1024, kB/MB/GB powers of 1000.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t
@@ -277,9 +349,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .map_err(|_| format!("'{s}' is not a size (e.g. 4MiB, 500KB, 10M)"))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
-        "k" | "kb" | "kib" => 1024.0,
-        "m" | "mb" | "mib" => 1024.0 * 1024.0,
-        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
         _ => {
             return Err(format!(
                 "'{s}' has an unknown unit (use B, KiB, MiB or GiB)"
@@ -420,7 +495,8 @@ mod tests {
     #[test]
     fn sizes() {
         assert_eq!(parse_size("4MiB"), Ok(4 * 1024 * 1024));
-        assert_eq!(parse_size("500KB"), Ok(500 * 1024));
+        assert_eq!(parse_size("500KB"), Ok(500_000));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
         assert_eq!(parse_size("1.5M"), Ok(1_572_864));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert!(parse_size("lots").is_err());

@@ -14,9 +14,10 @@
 //!         -> search (tree -> tantivy queries, stem expansion, collectors)
 //!         -> snippet (stored text -> highlighted fragments)
 //!         -> hit (owned results) -> output (human listing or JSON Lines)
+//! export: schema -> Quickwit / Elasticsearch configs; stored documents -> NDJSON
 //! ```
 //!
-//! Only `schema`, `ingest`, `search`, `indexdir`, `status` and `error` name
+//! Only `schema`, `ingest`, `search`, `export`, `indexdir`, `status` and `error` name
 //! tantivy; `article`, `decode`, `query`, `snippet` and `hit` are pure and are
 //! tested (and fuzzed) on strings. The library never prints: the binary
 //! renders [`ingest::Progress`] events and results.
@@ -27,6 +28,7 @@
 pub mod article;
 pub mod decode;
 pub mod error;
+pub mod export;
 pub mod hit;
 pub mod indexdir;
 pub mod ingest;

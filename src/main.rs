@@ -13,9 +13,9 @@ use newsidx::error::Error;
 use newsidx::ingest::{self, IngestReport, human_bytes};
 use newsidx::output::{self, HumanStyle};
 use newsidx::snippet::clean;
-use newsidx::{search, status};
+use newsidx::{export, search, status};
 
-use crate::cli::{Cli, ColorChoice, Command, IngestArgs, SearchArgs, StatusArgs};
+use crate::cli::{Cli, ColorChoice, Command, ExportArgs, IngestArgs, SearchArgs, StatusArgs};
 use crate::progress::Reporter;
 
 /// The documented exit codes.
@@ -69,6 +69,7 @@ fn run(cli: &Cli) -> Result<Exit> {
         Command::Ingest(args) => run_ingest(cli, args),
         Command::Search(args) => run_search(cli, args),
         Command::Status(args) => run_status(cli, args),
+        Command::Export(args) => run_export(cli, args),
     }
 }
 
@@ -191,6 +192,30 @@ fn run_search(cli: &Cli, args: &SearchArgs) -> Result<Exit> {
     } else {
         Exit::NoHits
     })
+}
+
+fn run_export(cli: &Cli, args: &ExportArgs) -> Result<Exit> {
+    let opts = args.to_options(cli)?;
+    let reporter = Reporter::new(cli.quiet || args.json, false);
+    let result = export::export(&opts, &reporter);
+    reporter.finish();
+    let report = result?;
+    if args.json {
+        let mut out = stdout();
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        out.flush()?;
+    } else if !cli.quiet {
+        eprintln!(
+            "newsidx: exported {} documents ({} deletions) in {} files, {}, to {}; see README.txt there",
+            report.documents,
+            report.deleted,
+            report.files.len(),
+            human_bytes(report.bytes),
+            clean(&opts.out_dir.display().to_string())
+        );
+    }
+    Ok(Exit::Success)
 }
 
 fn run_status(cli: &Cli, args: &StatusArgs) -> Result<Exit> {
