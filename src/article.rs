@@ -404,10 +404,7 @@ fn wire_dateline(p: &str) -> Option<Dateline<'_>> {
         Some(open) => {
             let close = open + head[open..].find(')')?;
             let agency = head[open + 1..close].trim();
-            let ok = (1..=30).contains(&agency.len())
-                && agency.starts_with(|c: char| c.is_alphabetic())
-                && !agency.contains(['(', '\n']);
-            if !ok {
+            if !is_agency(agency) {
                 return None;
             }
             (p[..open].trim_end(), Some(agency), &p[close + 1..])
@@ -429,6 +426,43 @@ fn wire_dateline(p: &str) -> Option<Dateline<'_>> {
         agency,
         rest: rest.trim_start(),
     })
+}
+
+/// News agencies that put their name in a dateline.
+const AGENCIES: [&str; 24] = [
+    "ap",
+    "associated press",
+    "ap radio",
+    "reuters",
+    "afp",
+    "agence france-presse",
+    "upi",
+    "dpa",
+    "efe",
+    "ansa",
+    "kyodo",
+    "yonhap",
+    "xinhua",
+    "tass",
+    "interfax",
+    "bloomberg",
+    "cnn",
+    "bbc",
+    "press association",
+    "canadian press",
+    "the canadian press",
+    "anadolu",
+    "kyodo news",
+    "bernama",
+];
+
+/// Whether the parenthesized word of a dateline names an agency: a known
+/// one, or an acronym (`UPI`, `KCNA`). Anything else in parentheses after an
+/// upper-case heading (`TOKYO RUBBER (YEN PER KILO) -`, a Reuters table) is
+/// article text and stays in the body.
+fn is_agency(s: &str) -> bool {
+    let acronym = (2..=6).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase());
+    acronym || AGENCIES.iter().any(|a| s.eq_ignore_ascii_case(a))
 }
 
 /// Validates a dateline place: an upper-case city, then optionally a region
@@ -878,6 +912,17 @@ mod tests {
         assert_eq!(a.dateline.as_deref(), Some("LONDON"));
         assert_eq!(a.agency.as_deref(), Some("Reuters"));
         assert_eq!(a.body, vec!["Stocks fell."]);
+    }
+
+    #[test]
+    fn parentheses_that_are_not_an_agency_stay_in_the_text() {
+        let a = parse("TOKYO RUBBER (YEN PER KILO) - APRIL 07\n   PREV  OPG\n APR  123.5").unwrap();
+        assert_eq!((a.dateline.clone(), a.agency.clone()), (None, None));
+        assert!(a.body[0].contains("YEN PER KILO"));
+        let a = parse("PYONGYANG (KCNA) — A statement.").unwrap();
+        assert_eq!(a.agency.as_deref(), Some("KCNA"));
+        let a = parse("OTTAWA (The Canadian Press) — Parliament sat.").unwrap();
+        assert_eq!(a.agency.as_deref(), Some("The Canadian Press"));
     }
 
     #[test]

@@ -217,6 +217,10 @@ pub struct SearchArgs {
     /// Run what can be parsed of a malformed query and warn about the rest
     #[arg(long)]
     pub lenient: bool,
+
+    /// Print where the time went (schema, index open, query, collect, snippets, output) on stderr
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Flags of `newsidx status`.

@@ -166,11 +166,14 @@ fn summary_line(r: &IngestReport) -> String {
 }
 
 fn run_search(cli: &Cli, args: &SearchArgs) -> Result<Exit> {
+    let start = std::time::Instant::now();
     let opts = args.to_options(cli)?;
+    let setup_us = start.elapsed().as_micros();
     let results = search::search(&opts)?;
     for w in &results.summary.warnings {
         eprintln!("newsidx: warning: ignored part of the query: {}", clean(w));
     }
+    let output_start = std::time::Instant::now();
     let mut out = stdout();
     if args.json {
         output::write_json(&mut out, &results.hits, &results.facets, &results.summary)?;
@@ -187,6 +190,19 @@ fn run_search(cli: &Cli, args: &SearchArgs) -> Result<Exit> {
         )?;
     }
     out.flush()?;
+    if args.timings {
+        let t = &results.timings;
+        eprintln!(
+            "newsidx: timings (µs): flags+schema {setup_us}, parse {}, open {}, compile {}, collect {}, hits+snippets {}, output {}, total {}",
+            t.parse_us,
+            t.open_us,
+            t.compile_us,
+            t.collect_us,
+            t.hits_us,
+            output_start.elapsed().as_micros(),
+            start.elapsed().as_micros()
+        );
+    }
     Ok(if results.summary.total_hits > 0 {
         Exit::Success
     } else {

@@ -175,6 +175,27 @@ pub struct SearchResults {
     pub facets: Vec<Facet>,
     /// Totals and timing.
     pub summary: Summary,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Time spent per phase of a search, in microseconds (`--timings`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Parsing the query.
+    pub parse_us: u64,
+    /// Opening the index and a searcher.
+    pub open_us: u64,
+    /// Expanding terms and building tantivy queries.
+    pub compile_us: u64,
+    /// Matching, scoring, counting and facets.
+    pub collect_us: u64,
+    /// Loading the hits' stored text and cutting snippets.
+    pub hits_us: u64,
+}
+
+fn micros(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Runs a search.
@@ -201,7 +222,14 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         return Err(Error::Usage("--since is after --until".into()));
     }
 
+    let mut timings = Timings {
+        parse_us: micros(start),
+        ..Timings::default()
+    };
+    let phase = Instant::now();
     let open = IndexDir::new(&opts.index_dir).open_for_search(schema)?;
+    timings.open_us = micros(phase);
+    let phase = Instant::now();
     let searcher = &open.searcher;
     let mut compiler = Compiler::new(schema, &open.index, searcher, opts.scope.as_deref());
     let main = compiler.compile(&parsed.node, false)?;
@@ -222,6 +250,8 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         _ => Box::new(BooleanQuery::new(clauses)),
     };
 
+    timings.compile_us = micros(phase);
+    let phase = Instant::now();
     let top = TopCollector {
         k: opts.offset + opts.limit + TIE_SLACK,
         sort: opts.sort,
@@ -234,6 +264,8 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         .map_err(|e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e))?;
     let ranked = order_ties(searcher, ranked)?;
 
+    timings.collect_us = micros(phase);
+    let phase = Instant::now();
     let highlighter = Highlighter::new(std::mem::take(&mut compiler.rules));
     let mut hits = Vec::new();
     for (i, (_, score, addr)) in ranked
@@ -257,6 +289,7 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         }
         hits.push(hit);
     }
+    timings.hits_us = micros(phase);
     let summary = Summary {
         query: opts.query.clone(),
         total_hits: total as u64,
@@ -269,6 +302,7 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         hits,
         facets: facet_counts,
         summary,
+        timings,
     })
 }
 
@@ -310,6 +344,7 @@ struct Compiler<'a> {
     defaults: Vec<(FieldName, Score)>,
     analyzers: HashMap<Field, TextAnalyzer>,
     stemmer: TextAnalyzer,
+    stems: HashMap<String, String>,
     rules: Vec<Rule>,
     explain_parts: Vec<ExplainPart>,
 }
@@ -356,6 +391,7 @@ impl<'a> Compiler<'a> {
             stemmer: TextAnalyzer::builder(RawTokenizer::default())
                 .filter(Stemmer::new(Language::English))
                 .build(),
+            stems: HashMap::new(),
             rules: Vec::new(),
             explain_parts: Vec::new(),
         }
@@ -377,10 +413,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn stem(&mut self, word: &str) -> String {
-        let mut stream = self.stemmer.token_stream(word);
-        stream
-            .next()
-            .map_or_else(|| word.to_owned(), |t| t.text.clone())
+        stem_cached(&mut self.stemmer, &mut self.stems, word).to_owned()
     }
 
     fn compile(&mut self, node: &Node, negated: bool) -> Result<Option<Box<dyn Query>>> {
@@ -584,13 +617,10 @@ impl<'a> Compiler<'a> {
             _ => {
                 let stem = self.stem(&last);
                 let prefix = expansion_prefix(&last, &stem);
-                let stemmer = &mut self.stemmer;
+                let (stemmer, stems) = (&mut self.stemmer, &mut self.stems);
                 let mut variants = Vec::new();
                 if !prefix.is_empty() {
-                    let mut same_stem = |t: &str| {
-                        let mut s = stemmer.token_stream(t);
-                        s.next().is_some_and(|tok| tok.text == stem)
-                    };
+                    let mut same_stem = |t: &str| stem_cached(stemmer, stems, t) == stem;
                     variants =
                         expand_terms(self.searcher, field, prefix, &mut same_stem, MAX_EXPANSIONS)?;
                 }
@@ -818,6 +848,23 @@ impl<'a> Compiler<'a> {
         }
         out
     }
+}
+
+/// The English stem of a word, computed once per word per search: the same
+/// candidate terms come up in every default field's dictionary.
+fn stem_cached<'c>(
+    stemmer: &mut TextAnalyzer,
+    cache: &'c mut HashMap<String, String>,
+    word: &str,
+) -> &'c str {
+    if !cache.contains_key(word) {
+        let mut stream = stemmer.token_stream(word);
+        let stem = stream
+            .next()
+            .map_or_else(|| word.to_owned(), |t| t.text.clone());
+        cache.insert(word.to_owned(), stem);
+    }
+    cache.get(word).map_or("", String::as_str)
 }
 
 /// Index terms of `field` that start with `prefix` and pass `keep`, across
