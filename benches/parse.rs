@@ -1,1 +1,80 @@
-fn main() {}
+//! Parser throughput: `article::parse` alone, and `decode::decode` followed
+//! by `article::parse`, over every file in `seeds/` (MB/s of input).
+//!
+//! Parsing is the per-file CPU work of an ingest that does not belong to
+//! tantivy, so a regression here slows every ingest; measuring it apart from
+//! the index tells a parser slowdown from an engine one. The files are read
+//! once at start from this crate's own `seeds/` folder (nothing from the
+//! network or `../shared`), and one iteration handles all of them, so the
+//! figure is the throughput on the seeds' mix of formats.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use newsidx::{article, decode};
+
+/// Every regular file under `dir`, recursively, in name order.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("readable directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The raw bytes of every seed file.
+fn seed_bytes() -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    let files: Vec<Vec<u8>> = files_under(&dir)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display())))
+        .collect();
+    assert!(!files.is_empty(), "no seed files in {}", dir.display());
+    files
+}
+
+fn bench_parse(c: &mut Criterion) {
+    let raw = seed_bytes();
+    // Text of the files that decode; parse-only starts from these.
+    let texts: Vec<String> = raw
+        .iter()
+        .filter_map(|bytes| decode::decode(bytes).ok())
+        .map(|d| d.text.into_owned())
+        .collect();
+    let raw_len: usize = raw.iter().map(Vec::len).sum();
+    let text_len: usize = texts.iter().map(String::len).sum();
+
+    let mut group = c.benchmark_group("parse");
+    group.throughput(Throughput::Bytes(text_len as u64));
+    group.bench_function("article::parse", |b| {
+        b.iter(|| {
+            for text in &texts {
+                let _ = black_box(article::parse(black_box(text)));
+            }
+        });
+    });
+    group.throughput(Throughput::Bytes(raw_len as u64));
+    group.bench_function("decode+parse", |b| {
+        b.iter(|| {
+            for bytes in &raw {
+                if let Ok(decoded) = decode::decode(black_box(bytes)) {
+                    let _ = black_box(article::parse(&decoded.text));
+                }
+            }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_parse);
+criterion_main!(benches);
