@@ -585,7 +585,9 @@ const CREDIT_AGENCIES: [&str; 14] = [
 /// The photo credit a caption paragraph ends with, without its parentheses:
 /// `AP Photo/Felipe Dana`, `Reuters/Name`, `Photo by Name/Getty Images`.
 pub fn photo_credit(p: &str) -> Option<&str> {
-    let end = p.trim_end().trim_end_matches('.');
+    // A caption may end with one period after its credit, no more.
+    let end = p.trim_end();
+    let end = end.strip_suffix('.').unwrap_or(end);
     let inner_end = end.len().checked_sub(1)?;
     if !end.ends_with(')') {
         return None;
@@ -662,31 +664,36 @@ fn strip_reuters_signoff(article: &mut Article<'_>) {
 }
 
 impl Article<'_> {
-    /// All searchable words of the article in reading order, for signatures.
-    fn words(&self) -> impl Iterator<Item = &str> {
-        self.title
-            .iter()
-            .chain(&self.body)
-            .flat_map(|p| p.split(|c: char| !c.is_alphanumeric()))
-            .filter(|w| !w.is_empty())
-    }
-
-    /// A 64-bit SimHash of the article's words (title and body, not
-    /// captions): copies of the same wire story, re-filed with a changed
-    /// word or two, get signatures a few bits apart. Stable across versions,
-    /// so it can be stored in the index.
+    /// A 64-bit SimHash of the article's first 512 words (title and body,
+    /// not captions): copies of the same wire story, re-filed with a
+    /// changed word or two, get signatures a few bits apart. Words are split
+    /// at ASCII punctuation and spaces only (non-ASCII bytes stay inside
+    /// words), which is all a signature needs and keeps it cheap. Stable
+    /// across versions, so it can be stored in the index.
     pub fn signature(&self) -> u64 {
-        let mut weights = [0i32; 64];
-        let mut any = false;
-        for word in self.words() {
-            any = true;
-            let h = fnv1a(word);
-            for (bit, w) in weights.iter_mut().enumerate() {
-                *w += if h >> bit & 1 == 1 { 1 } else { -1 };
+        // The lead identifies a story; a cap keeps the cost per file flat.
+        const MAX_WORDS: i16 = 512;
+        let mut weights = [0i16; 64];
+        let mut words = 0;
+        let paragraphs = self.title.iter().chain(&self.body);
+        'text: for p in paragraphs {
+            for word in p
+                .as_bytes()
+                .split(|b| b.is_ascii() && !b.is_ascii_alphanumeric())
+            {
+                if word.is_empty() {
+                    continue;
+                }
+                let h = fnv1a(word);
+                // Branch-free so the 64 lanes vectorize.
+                for (bit, w) in weights.iter_mut().enumerate() {
+                    *w += ((h >> bit) & 1) as i16 * 2 - 1;
+                }
+                words += 1;
+                if words == MAX_WORDS {
+                    break 'text;
+                }
             }
-        }
-        if !any {
-            return 0;
         }
         weights
             .iter()
@@ -698,9 +705,9 @@ impl Article<'_> {
 
 /// FNV-1a over the lower-cased bytes of a word: tiny, stable, good enough to
 /// spread words over SimHash bits.
-fn fnv1a(word: &str) -> u64 {
+fn fnv1a(word: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in word.bytes() {
+    for b in word {
         h ^= u64::from(b.to_ascii_lowercase());
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -843,6 +850,16 @@ mod tests {
         );
     }
 
+    /// Property testing found `(AP Photo/Name)..` taken as a caption,
+    /// breaking the rule that a caption ends with its credit.
+    #[test]
+    fn regression_caption_ends_with_its_credit() {
+        let a = parse("Text.\n\n(AP Photo/Name)..").unwrap();
+        assert!(a.captions.is_empty());
+        let a = parse("Text.\n\nA rally. (AP Photo/Name).").unwrap();
+        assert_eq!(a.photo_credits, vec!["AP Photo/Name"]);
+    }
+
     #[test]
     fn contributors_block() {
         let a =
@@ -977,5 +994,10 @@ mod tests {
         assert!((a ^ b).count_ones() <= 6, "{}", (a ^ b).count_ones());
         assert!((a ^ other).count_ones() > 12);
         assert_eq!(a, parse(SEED).unwrap().signature());
+        assert_eq!(parse("   ").map(|a| a.signature()), Err(ParseError::Empty));
+        assert_eq!(
+            parse("Ok.").unwrap().signature(),
+            parse("ok").unwrap().signature()
+        );
     }
 }

@@ -594,7 +594,7 @@ impl Parser<'_, '_> {
                 _ => {
                     self.problem(
                         "boost after '^' must be a number above 0 and at most 1000",
-                        start + (raw.len() - word.len()) + i,
+                        self.pos - raw.len() + i,
                     )?;
                     None
                 }
@@ -1100,6 +1100,22 @@ mod tests {
         assert!(err(&long).message.contains("too long"));
         let deep = format!("{}war{}", "(".repeat(1000), ")".repeat(1000));
         assert!(err(&deep).message.contains("nested deeper"));
+    }
+
+    /// Fuzzing found a panic: the column of a bad boost was computed from
+    /// the start of `field:`, not of the word, landing inside a multi-byte
+    /// character.
+    #[test]
+    fn regression_bad_boost_after_multibyte_word_in_a_field() {
+        let e = err("body:\u{20ac}\u{20ac}^x");
+        assert!(e.message.contains("boost"), "{e}");
+        assert_eq!(e.column, Some(8));
+        assert_eq!(err("body:€^x").column, Some(7));
+        assert!(
+            parse("L:\u{ad}]^", &opts(true)).is_err(),
+            "nothing searchable, but no panic"
+        );
+        assert!(parse("x:\u{20ac}^ ", &opts(true)).is_err());
     }
 
     #[test]
