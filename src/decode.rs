@@ -140,18 +140,33 @@ fn memchr_nul(bytes: &[u8]) -> bool {
     bytes.contains(&0)
 }
 
-/// Rejects whitespace-only and mostly-control text.
+/// Rejects whitespace-only and mostly-control text. Walks bytes, decoding
+/// only non-ASCII characters: news text is mostly ASCII, and this runs on
+/// every file.
 fn check_text(text: &str) -> Result<(), DecodeError> {
-    // Fast path: pure ASCII printable text with ordinary whitespace.
+    let bytes = text.as_bytes();
     let mut controls = 0usize;
     let mut chars = 0usize;
     let mut printable = false;
-    for c in text.chars() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
         chars += 1;
+        if b.is_ascii() {
+            i += 1;
+            match b {
+                b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' => {}
+                0..=0x1F | 0x7F => controls += 1,
+                _ => printable = true,
+            }
+            continue;
+        }
+        let c = text[i..].chars().next().unwrap_or('\u{fffd}');
+        i += c.len_utf8();
         if c.is_whitespace() {
             continue;
         }
-        if c.is_control() || c == '\u{fffd}' || c == '\0' {
+        if c.is_control() || c == '\u{fffd}' {
             controls += 1;
         } else {
             printable = true;

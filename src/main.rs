@@ -42,7 +42,10 @@ impl From<Exit> for ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
-        Ok(code) => code.into(),
+        // Everything is written and flushed: leave without unmapping the
+        // index and freeing memory piece by piece, which costs a search a
+        // tenth of its time. The kernel reclaims it all at once.
+        Ok(code) => std::process::exit(code as i32),
         Err(err) => {
             // A closed pipe (`newsidx search x | head`) is not an error.
             if err

@@ -231,7 +231,13 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
     timings.open_us = micros(phase);
     let phase = Instant::now();
     let searcher = &open.searcher;
-    let mut compiler = Compiler::new(schema, &open.index, searcher, opts.scope.as_deref());
+    let mut compiler = Compiler::new(
+        schema,
+        &open.index,
+        searcher,
+        opts.scope.as_deref(),
+        open.fields_present,
+    );
     let main = compiler.compile(&parsed.node, false)?;
     let mut clauses: Vec<(TOccur, Box<dyn Query>)> = Vec::new();
     clauses.extend(main.map(|q| (TOccur::Must, q)));
@@ -365,6 +371,7 @@ impl<'a> Compiler<'a> {
         index: &'a Index,
         searcher: &'a tantivy::Searcher,
         scope: Option<&[FieldName]>,
+        present: Option<u32>,
     ) -> Compiler<'a> {
         let defaults = match scope {
             Some(fields) => fields
@@ -381,6 +388,19 @@ impl<'a> Compiler<'a> {
                 })
                 .collect(),
             None => schema.default_fields.clone(),
+        };
+        // Default fields no document has a value in are skipped: tantivy
+        // builds an empty term dictionary the first time one is opened.
+        let defaults: Vec<(FieldName, Score)> = match present {
+            Some(mask) => {
+                let kept: Vec<_> = defaults
+                    .iter()
+                    .copied()
+                    .filter(|(f, _)| mask & (1 << *f as u32) != 0)
+                    .collect();
+                if kept.is_empty() { defaults } else { kept }
+            }
+            None => defaults,
         };
         Compiler {
             schema,
