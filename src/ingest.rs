@@ -474,14 +474,81 @@ fn cause_of_failure(writer: RwLock<IndexWriter>, e: Error, root: &Path) -> Error
 fn open_writer(index: &Index, opts: &IngestOptions) -> Result<IndexWriter> {
     let threads = opts.threads.clamp(1, 8);
     let per_thread = (opts.memory_budget / threads).max(15_000_000);
+    // One merge at a time: merges read their input segments through memory
+    // maps, so concurrent merges would add up in the resident set.
     let options = IndexWriterOptions::builder()
         .num_worker_threads(threads)
         .memory_budget_per_thread(per_thread)
-        .num_merge_threads(threads.min(2))
+        .num_merge_threads(1)
         .build();
-    index
+    let writer: IndexWriter = index
         .writer_with_options(options)
-        .map_err(|e| Error::engine("cannot open the index for writing", e))
+        .map_err(|e| Error::engine("cannot open the index for writing", e))?;
+    writer.set_merge_policy(Box::new(BoundedMergePolicy::default()));
+    Ok(writer)
+}
+
+/// Documents a merge may combine; also the largest segment merges produce.
+/// A merge maps its input segments whole, so this bounds an ingest's peak
+/// memory whatever the size of the archive.
+const MAX_MERGED_DOCS: u32 = 100_000;
+
+/// Merges the smallest segments in groups of at least `min_segments`,
+/// each group holding at most [`MAX_MERGED_DOCS`] live documents. tantivy's
+/// default log policy can merge everything into one huge segment, which
+/// makes memory grow with the archive; this one keeps merges bounded while
+/// still leaving an archive of a million articles in a few dozen segments.
+/// Segments that lost a third of their documents to updates are merged
+/// again to reclaim the space.
+#[derive(Debug)]
+struct BoundedMergePolicy {
+    min_segments: usize,
+}
+
+impl Default for BoundedMergePolicy {
+    fn default() -> Self {
+        BoundedMergePolicy { min_segments: 4 }
+    }
+}
+
+impl tantivy::indexer::MergePolicy for BoundedMergePolicy {
+    fn compute_merge_candidates(
+        &self,
+        segments: &[tantivy::index::SegmentMeta],
+    ) -> Vec<tantivy::indexer::MergeCandidate> {
+        let wasteful = |s: &tantivy::index::SegmentMeta| s.num_deleted_docs() * 3 > s.max_doc();
+        let mut small: Vec<&tantivy::index::SegmentMeta> = segments
+            .iter()
+            .filter(|s| s.num_docs() < MAX_MERGED_DOCS / 2 || wasteful(s))
+            .collect();
+        small.sort_by_key(|s| s.num_docs());
+        let mut candidates = Vec::new();
+        let mut group = Vec::new();
+        let mut docs = 0;
+        for s in small {
+            if docs + s.num_docs() > MAX_MERGED_DOCS {
+                if group.len() >= self.min_segments
+                    || group
+                        .iter()
+                        .any(|g: &&tantivy::index::SegmentMeta| wasteful(g))
+                {
+                    candidates.push(tantivy::indexer::MergeCandidate(
+                        group.iter().map(|g| g.id()).collect(),
+                    ));
+                }
+                group.clear();
+                docs = 0;
+            }
+            docs += s.num_docs();
+            group.push(s);
+        }
+        if group.len() >= self.min_segments {
+            candidates.push(tantivy::indexer::MergeCandidate(
+                group.iter().map(|g| g.id()).collect(),
+            ));
+        }
+        candidates
+    }
 }
 
 fn count_documents(index: &Index) -> Result<u64> {
