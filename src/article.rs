@@ -663,57 +663,6 @@ fn strip_reuters_signoff(article: &mut Article<'_>) {
     }
 }
 
-impl Article<'_> {
-    /// A 64-bit SimHash of the article's first 512 words (title and body,
-    /// not captions): copies of the same wire story, re-filed with a
-    /// changed word or two, get signatures a few bits apart. Words are split
-    /// at ASCII punctuation and spaces only (non-ASCII bytes stay inside
-    /// words), which is all a signature needs and keeps it cheap. Stable
-    /// across versions, so it can be stored in the index.
-    pub fn signature(&self) -> u64 {
-        // The lead identifies a story; a cap keeps the cost per file flat.
-        const MAX_WORDS: i16 = 512;
-        let mut weights = [0i16; 64];
-        let mut words = 0;
-        let paragraphs = self.title.iter().chain(&self.body);
-        'text: for p in paragraphs {
-            for word in p
-                .as_bytes()
-                .split(|b| b.is_ascii() && !b.is_ascii_alphanumeric())
-            {
-                if word.is_empty() {
-                    continue;
-                }
-                let h = fnv1a(word);
-                // Branch-free so the 64 lanes vectorize.
-                for (bit, w) in weights.iter_mut().enumerate() {
-                    *w += ((h >> bit) & 1) as i16 * 2 - 1;
-                }
-                words += 1;
-                if words == MAX_WORDS {
-                    break 'text;
-                }
-            }
-        }
-        weights
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| **w > 0)
-            .fold(0u64, |acc, (bit, _)| acc | 1 << bit)
-    }
-}
-
-/// FNV-1a over the lower-cased bytes of a word: tiny, stable, good enough to
-/// spread words over SimHash bits.
-fn fnv1a(word: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in word {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -981,23 +930,5 @@ mod tests {
         ] {
             assert_eq!(Date::parse(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn signatures_are_close_for_near_duplicates() {
-        let a = parse(SEED).unwrap().signature();
-        let edited = SEED.replace("Firefighters battled", "Firemen fought");
-        let b = parse(&edited).unwrap().signature();
-        let other = parse("A completely different story about cocoa prices in Bahia.")
-            .unwrap()
-            .signature();
-        assert!((a ^ b).count_ones() <= 6, "{}", (a ^ b).count_ones());
-        assert!((a ^ other).count_ones() > 12);
-        assert_eq!(a, parse(SEED).unwrap().signature());
-        assert_eq!(parse("   ").map(|a| a.signature()), Err(ParseError::Empty));
-        assert_eq!(
-            parse("Ok.").unwrap().signature(),
-            parse("ok").unwrap().signature()
-        );
     }
 }

@@ -75,6 +75,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Export the index for Quickwit or Elasticsearch/OpenSearch
     Export(ExportArgs),
+    /// List the articles most like one: other copies of its story, then related stories
+    Similar(SimilarArgs),
+    /// List stories present in several copies (clusters of near-duplicates), largest first
+    Dups(DupsArgs),
 }
 
 const SEARCH_HELP: &str = "\
@@ -221,6 +225,50 @@ pub struct SearchArgs {
     /// Print where the time went (schema, index open, query, collect, snippets, output) on stderr
     #[arg(long)]
     pub timings: bool,
+
+    /// Show every copy of a story instead of one hit per story
+    #[arg(long)]
+    pub no_collapse: bool,
+
+    /// List the paths of the copies collapsed into each hit
+    #[arg(long, conflicts_with = "no_collapse")]
+    pub expand: bool,
+}
+
+/// Flags of `newsidx similar`.
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// The article: its path, or its id as search results show it
+    #[arg(value_name = "PATH|ID")]
+    pub target: String,
+
+    /// Number of related stories to show
+    #[arg(long, short = 'n', default_value_t = 10, value_name = "N")]
+    pub limit: usize,
+
+    /// Print JSON Lines (hits with "relation": "same_story" or "similar", then summaries)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Snippet fragments per hit
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub fragments: usize,
+}
+
+/// Flags of `newsidx dups`.
+#[derive(Debug, Args)]
+pub struct DupsArgs {
+    /// Only clusters with at least this many copies
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..), value_name = "N")]
+    pub min_size: u32,
+
+    /// Show at most this many clusters
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Print JSON Lines (one object per cluster, then a summary)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `newsidx status`.
@@ -448,6 +496,7 @@ impl SearchArgs {
         opts.snippet_chars = usize::from(self.snippet_chars);
         opts.facets = self.facet.clone();
         opts.explain = self.explain;
+        opts.collapse = !self.no_collapse;
         Ok(opts)
     }
 }

@@ -249,7 +249,8 @@ struct FastColumns {
     size: tantivy::columnar::Column<u64>,
     mtime: tantivy::columnar::Column<i64>,
     hash: tantivy::columnar::Column<u64>,
-    signature: tantivy::columnar::Column<u64>,
+    cluster: tantivy::columnar::Column<u64>,
+    sketch: tantivy::columnar::Column<u64>,
 }
 
 impl FastColumns {
@@ -259,7 +260,8 @@ impl FastColumns {
             size: ff.u64(FieldName::Size.as_str())?,
             mtime: ff.i64(FieldName::Mtime.as_str())?,
             hash: ff.u64(FieldName::Hash.as_str())?,
-            signature: ff.u64(FieldName::Signature.as_str())?,
+            cluster: ff.u64(FieldName::Cluster.as_str())?,
+            sketch: ff.u64(FieldName::Sketch.as_str())?,
         })
     }
 }
@@ -273,7 +275,7 @@ fn document_json(
     doc_id: u32,
 ) -> Value {
     let mut map = serde_json::Map::new();
-    for spec in &schema.specs {
+    for spec in schema.specs.iter().filter(|s| exported(s)) {
         let texts = || {
             doc.get_all(spec.field)
                 .filter_map(|v| v.as_str())
@@ -309,10 +311,13 @@ fn document_json(
                 .hash
                 .first(doc_id)
                 .map_or(Value::Null, |h| Value::from(format!("{h:016x}"))),
-            FieldName::Signature => cols
-                .signature
+            FieldName::Cluster => cols
+                .cluster
                 .first(doc_id)
-                .map_or(Value::Null, Value::from),
+                .map_or(Value::Null, |h| Value::from(format!("{h:016x}"))),
+            FieldName::Sketch => json!(cols.sketch.values_for_doc(doc_id).collect::<Vec<u64>>()),
+            // Never read back: see `exported`.
+            FieldName::Bands => continue,
         };
         map.insert(spec.name.as_str().to_owned(), value);
     }
@@ -407,6 +412,13 @@ fn write_deletes(previous: &Path, exported: &HashSet<u64>, data: &mut SplitWrite
     Ok(deleted)
 }
 
+/// Whether a field is exported: a field the index neither stores nor keeps
+/// in a column (the LSH band keys, a lookup structure of ingest) has no
+/// values to give back.
+fn exported(spec: &FieldSpec) -> bool {
+    spec.stored || spec.fast
+}
+
 /// A YAML scalar: JSON string syntax is valid YAML and quotes everything
 /// that needs it.
 fn yaml_str(s: &str) -> String {
@@ -434,7 +446,9 @@ fn quickwit_field(spec: &FieldSpec) -> Vec<String> {
         Some(TokenizerName::Keyword | TokenizerName::Raw) => "raw",
     };
     let mut lines = match spec.name {
-        FieldName::Path | FieldName::Id | FieldName::Hash => text("raw", false, true),
+        FieldName::Path | FieldName::Id | FieldName::Hash | FieldName::Cluster => {
+            text("raw", false, true)
+        }
         FieldName::Agency => text("raw", false, true),
         FieldName::Title | FieldName::Body => text(news(), false, false),
         FieldName::Dateline => text(news(), false, true),
@@ -448,7 +462,10 @@ fn quickwit_field(spec: &FieldSpec) -> Vec<String> {
             "fast: true".into(),
             "fast_precision: seconds".into(),
         ],
-        FieldName::Size | FieldName::Signature => vec!["type: u64".into(), "fast: true".into()],
+        FieldName::Size => vec!["type: u64".into(), "fast: true".into()],
+        FieldName::Sketch | FieldName::Bands => {
+            vec!["type: array<u64>".into(), "fast: true".into()]
+        }
         FieldName::Mtime => vec!["type: i64".into(), "fast: true".into()],
     };
     lines.push("stored: true".into());
@@ -479,7 +496,7 @@ pub fn quickwit_config(schema: &NewsSchema, index_id: &str) -> String {
     y.push_str("      type: simple\n");
     y.push_str("      filters: [remove_long, lower_caser, ascii_folding]\n");
     y.push_str("  field_mappings:\n");
-    for spec in &schema.specs {
+    for spec in schema.specs.iter().filter(|s| exported(s)) {
         y.push_str(&format!("    - name: {}\n", spec.name.as_str()));
         for line in quickwit_field(spec) {
             y.push_str(&format!("      {line}\n"));
@@ -511,7 +528,9 @@ fn elasticsearch_field(spec: &FieldSpec) -> Value {
         text["index_options"] = json!("freqs");
     }
     match spec.name {
-        FieldName::Path | FieldName::Id | FieldName::Hash => json!({ "type": "keyword" }),
+        FieldName::Path | FieldName::Id | FieldName::Hash | FieldName::Cluster => {
+            json!({ "type": "keyword" })
+        }
         FieldName::Agency => json!({ "type": "keyword", "normalizer": "lowercase_folded" }),
         FieldName::PhotoCredits => json!({
             "type": "keyword",
@@ -525,14 +544,14 @@ fn elasticsearch_field(spec: &FieldSpec) -> Value {
         }
         FieldName::Date => json!({ "type": "date", "format": "yyyy-MM-dd" }),
         FieldName::Size | FieldName::Mtime => json!({ "type": "long" }),
-        FieldName::Signature => json!({ "type": "unsigned_long" }),
+        FieldName::Sketch | FieldName::Bands => json!({ "type": "unsigned_long" }),
     }
 }
 
 /// The Elasticsearch/OpenSearch index settings and mapping for this schema.
 pub fn elasticsearch_index(schema: &NewsSchema) -> Value {
     let mut properties = serde_json::Map::new();
-    for spec in &schema.specs {
+    for spec in schema.specs.iter().filter(|s| exported(s)) {
         properties.insert(spec.name.as_str().to_owned(), elasticsearch_field(spec));
     }
     json!({
@@ -644,6 +663,10 @@ mod tests {
         let es = elasticsearch_index(&schema);
         let qw = quickwit_config(&schema, "newsidx");
         for name in FieldName::ALL {
+            if !exported(schema.spec(*name)) {
+                assert_eq!(*name, FieldName::Bands);
+                continue;
+            }
             assert!(
                 es["mappings"]["properties"].get(name.as_str()).is_some(),
                 "{name:?} missing in ES mapping"

@@ -32,6 +32,12 @@ pub struct Hit {
     pub fragments: Vec<Fragment>,
     /// How the score was computed (`--explain`), else null.
     pub explanation: Option<serde_json::Value>,
+    /// The story's cluster id (16 hex digits): copies share it.
+    pub cluster: Option<String>,
+    /// Other copies of this story that also match, collapsed into this hit.
+    pub similar_count: u64,
+    /// Their paths, best first (at most 100); empty with `--no-collapse`.
+    pub similar: Vec<String>,
 }
 
 /// A piece of article text with the matched words marked.
@@ -65,6 +71,9 @@ pub struct Summary {
     pub query: String,
     /// Exact number of matching documents.
     pub total_hits: u64,
+    /// Exact number of distinct stories among them when results are
+    /// collapsed (the default), else null.
+    pub stories: Option<u64>,
     /// Hits in this page.
     pub returned: usize,
     /// Hits skipped before this page.
@@ -73,4 +82,15 @@ pub struct Summary {
     pub elapsed_ms: f64,
     /// Parts of the query dropped by `--lenient`.
     pub warnings: Vec<String>,
+}
+
+/// A story present in several copies, as `newsidx dups` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cluster {
+    /// Its id (16 hex digits), as search hits show it.
+    pub cluster: String,
+    /// Number of copies.
+    pub size: usize,
+    /// Their paths, sorted.
+    pub paths: Vec<String>,
 }

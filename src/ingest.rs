@@ -32,10 +32,12 @@ use tantivy::{Index, IndexWriter, Searcher, TantivyDocument, Term};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::article::{self, ParseWarning};
+use crate::cluster::Clusterer;
 use crate::decode::{self, DecodeError};
 use crate::error::{Error, Result};
 use crate::indexdir::IndexDir;
 use crate::schema::{FieldName, FileInfo, NewsSchema};
+use crate::sketch::Sketch;
 use crate::walk::{self, Candidate, Root, WalkEvent, WalkOptions};
 
 /// Default total memory budget of tantivy's indexing threads, in bytes.
@@ -221,6 +223,9 @@ pub struct StageTimes {
     pub index_ms: u64,
     /// Commits, including the final merge wait.
     pub commit_ms: u64,
+    /// Sketching bodies and looking up earlier copies of each story (the
+    /// lookups also count in `index_ms`).
+    pub cluster_ms: u64,
 }
 
 /// What an ingest run did.
@@ -374,12 +379,14 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         .searcher();
     let known = Known::load(&searcher)?;
     let previous_fields = CommitPayload::of(&index).map_or(0, |p| field_mask(&p.fields));
+    let clusters = Clusterer::new(&index, &opts.schema)?;
 
     let run = Run {
         opts,
         roots: &roots,
         present: AtomicU32::new(previous_fields),
         known: &known,
+        clusters: &clusters,
         writer: RwLock::new(writer),
         progress,
         counters: Counters::default(),
@@ -703,6 +710,7 @@ struct Counters {
     parse_ns: AtomicU64,
     index_ns: AtomicU64,
     commit_ns: AtomicU64,
+    cluster_ns: AtomicU64,
 }
 
 const REASONS: [SkipReason; 7] = [
@@ -756,6 +764,7 @@ impl Counters {
                 parse_ms: to_ms(&self.parse_ns),
                 index_ms: to_ms(&self.index_ns),
                 commit_ms: to_ms(&self.commit_ns),
+                cluster_ms: to_ms(&self.cluster_ns),
             },
         }
     }
@@ -775,6 +784,7 @@ struct Run<'a> {
     /// Fields with a value in some document (bits over `FieldName`).
     present: AtomicU32,
     known: &'a Known,
+    clusters: &'a Clusterer,
     writer: RwLock<IndexWriter>,
     progress: &'a dyn Progress,
     counters: Counters,
@@ -971,7 +981,7 @@ impl Run<'_> {
             self.progress,
         );
         add_ns(&self.counters.commit_ns, start);
-        match result {
+        match result.and_then(|()| self.clusters.committed()) {
             Ok(()) => {
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
             }
@@ -1087,6 +1097,10 @@ impl Run<'_> {
         }
         add_ns(&self.counters.parse_ns, t_parse);
 
+        let t_cluster = Instant::now();
+        let sketch = Sketch::of(&article);
+        add_ns(&self.counters.cluster_ns, t_cluster);
+
         let t_index = Instant::now();
         let id = c.id(self.roots);
         let info = FileInfo {
@@ -1096,11 +1110,21 @@ impl Run<'_> {
             mtime,
             hash,
         };
-        let doc: TantivyDocument = opts.schema.to_document(&article, &info);
         let writer = self
             .writer
             .read()
             .map_err(|_| internal("index writer lock poisoned"))?;
+        // Under the writer lock, so that no commit runs between looking up
+        // earlier copies and adding this one (see `Clusterer::assign`).
+        let t_cluster = Instant::now();
+        let own = xxh3_64(path_str.as_bytes()) ^ hash.rotate_left(32);
+        let cluster = sketch
+            .as_ref()
+            .map_or(own, |s| self.clusters.assign(s, own));
+        add_ns(&self.counters.cluster_ns, t_cluster);
+        let doc: TantivyDocument =
+            opts.schema
+                .to_document(&article, &info, sketch.as_ref(), cluster);
         if replaced {
             writer.delete_term(Term::from_field_text(opts.schema.fields.path, &path_str));
         }

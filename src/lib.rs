@@ -7,7 +7,9 @@
 //! ingest: walk (folders -> candidate files, streamed)
 //!         -> decode (bytes -> text: UTF-8, UTF-16, Windows-1252, or "binary")
 //!         -> article (text -> title, date, dateline, body, captions, ...)
+//!         -> sketch (body -> MinHash sketch and LSH bands of its 5-word shingles)
 //!         -> schema (article -> tantivy document, per index-schema/newsidx.toml)
+//!         -> cluster (sketch -> the story's cluster id, from earlier copies)
 //!         -> ingest (rayon workers -> IndexWriter, batched commits, deletes)
 //!         -> indexdir (generations, atomic swap, the writer lock)
 //! search: query (text -> syntax tree, with error positions)
@@ -17,8 +19,8 @@
 //! export: schema -> Quickwit / Elasticsearch configs; stored documents -> NDJSON
 //! ```
 //!
-//! Only `schema`, `ingest`, `search`, `export`, `indexdir`, `status` and `error` name
-//! tantivy; `article`, `decode`, `query`, `snippet` and `hit` are pure and are
+//! Only `schema`, `ingest`, `cluster`, `search`, `export`, `indexdir`, `status` and
+//! `error` name tantivy; `article`, `decode`, `sketch`, `query`, `snippet` and `hit` are pure and are
 //! tested (and fuzzed) on strings. The library never prints: the binary
 //! renders [`ingest::Progress`] events and results.
 
@@ -26,6 +28,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod article;
+pub mod cluster;
 pub mod decode;
 pub mod error;
 pub mod export;
@@ -36,6 +39,7 @@ pub mod output;
 pub mod query;
 pub mod schema;
 pub mod search;
+pub mod sketch;
 pub mod snippet;
 pub mod status;
 pub mod walk;

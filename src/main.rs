@@ -15,7 +15,10 @@ use newsidx::output::{self, HumanStyle};
 use newsidx::snippet::clean;
 use newsidx::{export, search, status};
 
-use crate::cli::{Cli, ColorChoice, Command, ExportArgs, IngestArgs, SearchArgs, StatusArgs};
+use crate::cli::{
+    Cli, ColorChoice, Command, DupsArgs, ExportArgs, IngestArgs, SearchArgs, SimilarArgs,
+    StatusArgs,
+};
 use crate::progress::Reporter;
 
 /// The documented exit codes.
@@ -73,6 +76,8 @@ fn run(cli: &Cli) -> Result<Exit> {
         Command::Search(args) => run_search(cli, args),
         Command::Status(args) => run_status(cli, args),
         Command::Export(args) => run_export(cli, args),
+        Command::Similar(args) => run_similar(cli, args),
+        Command::Dups(args) => run_dups(cli, args),
     }
 }
 
@@ -109,10 +114,11 @@ fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Exit> {
         if args.stats {
             let s = &report.stages;
             eprintln!(
-                "newsidx: time (thread-seconds): walk {:.2}s, read {:.2}s, parse {:.2}s, index {:.2}s, commit {:.2}s",
+                "newsidx: time (thread-seconds): walk {:.2}s, read {:.2}s, parse {:.2}s, cluster {:.2}s, index {:.2}s, commit {:.2}s",
                 s.walk_ms as f64 / 1e3,
                 s.read_ms as f64 / 1e3,
                 s.parse_ms as f64 / 1e3,
+                s.cluster_ms as f64 / 1e3,
                 s.index_ms as f64 / 1e3,
                 s.commit_ms as f64 / 1e3
             );
@@ -183,6 +189,7 @@ fn run_search(cli: &Cli, args: &SearchArgs) -> Result<Exit> {
     } else {
         let style = HumanStyle {
             color: use_color(cli.color),
+            expand: args.expand,
         };
         output::write_human(
             &mut out,
@@ -210,6 +217,77 @@ fn run_search(cli: &Cli, args: &SearchArgs) -> Result<Exit> {
         Exit::Success
     } else {
         Exit::NoHits
+    })
+}
+
+fn run_similar(cli: &Cli, args: &SimilarArgs) -> Result<Exit> {
+    let schema = cli::load_schema(cli.schema.as_ref())?;
+    let mut opts =
+        search::SearchOptions::new(cli::index_dir(cli.index.as_ref())?, schema, String::new());
+    opts.limit = args.limit;
+    opts.fragments = args.fragments;
+    let found = search::similar(opts, &args.target)?;
+    let mut out = stdout();
+    let sections = [
+        ("same_story", &found.same_story),
+        ("similar", &found.related),
+    ];
+    if args.json {
+        for (relation, r) in sections {
+            output::write_json_related(&mut out, relation, &r.hits, &r.summary)?;
+        }
+    } else {
+        let style = HumanStyle {
+            color: use_color(cli.color),
+            expand: false,
+        };
+        let copies = found.same_story.summary.total_hits;
+        writeln!(
+            out,
+            "Other copies of the story of {} ({copies}):",
+            clean(&found.path)
+        )?;
+        if copies > 0 {
+            output::write_human(
+                &mut out,
+                &found.same_story.hits,
+                &[],
+                &found.same_story.summary,
+                style,
+            )?;
+        }
+        writeln!(out, "\nRelated stories:")?;
+        output::write_human(
+            &mut out,
+            &found.related.hits,
+            &[],
+            &found.related.summary,
+            style,
+        )?;
+    }
+    out.flush()?;
+    let any = found.same_story.summary.total_hits + found.related.summary.total_hits;
+    Ok(if any > 0 { Exit::Success } else { Exit::NoHits })
+}
+
+fn run_dups(cli: &Cli, args: &DupsArgs) -> Result<Exit> {
+    let schema = cli::load_schema(cli.schema.as_ref())?;
+    let dir = cli::index_dir(cli.index.as_ref())?;
+    let mut clusters = newsidx::cluster::list(&dir, &schema, args.min_size as usize)?;
+    if let Some(n) = args.limit {
+        clusters.truncate(n);
+    }
+    let mut out = stdout();
+    let style = HumanStyle {
+        color: use_color(cli.color),
+        expand: false,
+    };
+    output::write_clusters(&mut out, &clusters, args.json, style)?;
+    out.flush()?;
+    Ok(if clusters.is_empty() {
+        Exit::NoHits
+    } else {
+        Exit::Success
     })
 }
 

@@ -9,21 +9,27 @@
 //!
 //! * `{"type":"hit", "rank", "score", "id", "path", "title", "date",
 //!   "dateline", "agency", "contributors", "snippet", "fragments",
-//!   "explanation"}` per hit, best first. `date` is `YYYY-MM-DD` or null.
+//!   "explanation", "cluster", "similar_count", "similar"}` per hit, best
+//!   first. `date` is `YYYY-MM-DD` or null. `cluster` is the story's id (16
+//!   hex digits, shared by its copies); results are collapsed to one hit
+//!   per story unless `--no-collapse`, and `similar_count` and `similar`
+//!   (paths, best first, at most 100) are the other matching copies.
 //!   `snippet` is the best fragment (or null) and `fragments` all of them;
 //!   a fragment is `{"field", "text", "highlights"}` where `field` is
 //!   `title`, `body` or `caption` and `highlights` are `[start, end]` byte
 //!   offsets into `text`. `explanation` is null unless `--explain`.
 //! * `{"type":"facet", "facet", "buckets", "missing"}` per `--facet`, where
 //!   `buckets` is a list of `[bucket, count]`.
-//! * `{"type":"summary", "query", "total_hits", "returned", "offset",
-//!   "elapsed_ms", "warnings"}` last.
+//! * `{"type":"summary", "query", "total_hits", "stories", "returned",
+//!   "offset", "elapsed_ms", "warnings"}` last: `total_hits` counts
+//!   documents, `stories` distinct stories among them (null with
+//!   `--no-collapse`).
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::hit::{Facet, Fragment, Hit, Summary};
+use crate::hit::{Cluster, Facet, Fragment, Hit, Summary};
 use crate::snippet::clean;
 
 /// A JSON Lines message.
@@ -58,11 +64,112 @@ pub fn write_json(
     Ok(())
 }
 
+/// A hit or summary of `newsidx similar`, with how it relates to the
+/// article asked about: `same_story` or `similar`.
+#[derive(Serialize)]
+struct Related<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    relation: &'a str,
+    #[serde(flatten)]
+    item: &'a T,
+}
+
+/// Writes one section of `newsidx similar` as JSON Lines: its hits, then
+/// its summary, each line with a `"relation"` key.
+///
+/// # Errors
+///
+/// When writing fails.
+pub fn write_json_related(
+    out: &mut dyn Write,
+    relation: &str,
+    hits: &[Hit],
+    summary: &Summary,
+) -> io::Result<()> {
+    for hit in hits {
+        let line = Related {
+            ty: "hit",
+            relation,
+            item: hit,
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    let line = Related {
+        ty: "summary",
+        relation,
+        item: summary,
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")
+}
+
+/// Writes `newsidx dups` results: JSON Lines (`{"type":"cluster",
+/// "cluster", "size", "paths"}` per cluster, then `{"type":"summary",
+/// "clusters", "documents"}`) or a listing for people.
+///
+/// # Errors
+///
+/// When writing fails.
+pub fn write_clusters(
+    out: &mut dyn Write,
+    clusters: &[Cluster],
+    json: bool,
+    style: HumanStyle,
+) -> io::Result<()> {
+    let documents: usize = clusters.iter().map(|c| c.size).sum();
+    if json {
+        for c in clusters {
+            let line = serde_json::json!({
+                "type": "cluster",
+                "cluster": c.cluster,
+                "size": c.size,
+                "paths": c.paths,
+            });
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        let summary = serde_json::json!({
+            "type": "summary",
+            "clusters": clusters.len(),
+            "documents": documents,
+        });
+        serde_json::to_writer(&mut *out, &summary)?;
+        return out.write_all(b"\n");
+    }
+    let (b, d, r) = if style.color {
+        (BOLD, DIM, RESET)
+    } else {
+        ("", "", "")
+    };
+    let noun = if clusters.len() == 1 {
+        "story"
+    } else {
+        "stories"
+    };
+    writeln!(
+        out,
+        "{b}{} {noun} in several copies{r} ({documents} documents)",
+        clusters.len()
+    )?;
+    for c in clusters {
+        writeln!(out)?;
+        writeln!(out, "{b}{} copies{r} {d}cluster {}{r}", c.size, c.cluster)?;
+        for p in &c.paths {
+            writeln!(out, "    {}", clean(p))?;
+        }
+    }
+    Ok(())
+}
+
 /// Options of the human listing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HumanStyle {
     /// ANSI colour and bold.
     pub color: bool,
+    /// List the paths of the copies collapsed into each hit.
+    pub expand: bool,
 }
 
 const BOLD: &str = "\x1b[1m";
@@ -99,9 +206,13 @@ pub fn write_human(
             summary.offset + hits.len()
         )
     };
+    let stories = match summary.stories {
+        Some(n) if n != total => format!(" in {n} {}", if n == 1 { "story" } else { "stories" }),
+        _ => String::new(),
+    };
     writeln!(
         out,
-        "{b}{total} {noun}{r}{shown} ({:.1} ms)",
+        "{b}{total} {noun}{r}{stories}{shown} ({:.1} ms)",
         summary.elapsed_ms
     )?;
     for hit in hits {
@@ -124,6 +235,19 @@ pub fn write_human(
         if !hit.fragments.is_empty() {
             let parts: Vec<String> = hit.fragments.iter().map(|f| fragment(f, style)).collect();
             writeln!(out, "    {}", parts.join(" … "))?;
+        }
+        if hit.similar_count > 0 {
+            let hint = if style.expand || hit.similar.is_empty() {
+                ""
+            } else {
+                " (--expand lists them)"
+            };
+            writeln!(out, "    {d}+{} similar{hint}{r}", hit.similar_count)?;
+            if style.expand {
+                for p in &hit.similar {
+                    writeln!(out, "      {d}{}{r}", clean(p))?;
+                }
+            }
         }
         if let Some(expl) = &hit.explanation {
             write_explanation(out, expl, style)?;
@@ -263,10 +387,14 @@ mod tests {
             snippet: Some(frag.clone()),
             fragments: vec![frag],
             explanation: None,
+            cluster: Some("00000000000000aa".into()),
+            similar_count: 2,
+            similar: vec!["/x/b.txt".into(), "/x/c\u{7}.txt".into()],
         };
         let summary = Summary {
             query: "neutrality".into(),
-            total_hits: 1,
+            total_hits: 3,
+            stories: Some(1),
             returned: 1,
             offset: 0,
             elapsed_ms: 1.0,
@@ -279,19 +407,41 @@ mod tests {
     fn human_listing_has_no_escapes_without_colour() {
         let (hits, summary) = sample();
         let mut out = Vec::new();
-        write_human(&mut out, &hits, &[], &summary, HumanStyle { color: false }).unwrap();
+        let style = HumanStyle {
+            color: false,
+            expand: false,
+        };
+        write_human(&mut out, &hits, &[], &summary, style).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("1 hit, showing 1-1"), "{text}");
+        assert!(text.starts_with("3 hits in 1 story, showing 1-1"), "{text}");
         assert!(text.contains("body: could declare neutrality now"));
         assert!(text.contains("2022-03-28 · LVIV, Ukraine · AP"));
+        assert!(text.contains("+2 similar (--expand lists them)"), "{text}");
+        assert!(!text.contains("/x/b.txt"));
         assert!(!text.contains('\u{1b}'), "{text:?}");
+
+        let mut out = Vec::new();
+        let style = HumanStyle {
+            color: false,
+            expand: true,
+        };
+        write_human(&mut out, &hits, &[], &summary, style).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("+2 similar\n      /x/b.txt\n      /x/c .txt\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn colour_marks_the_highlight() {
         let (hits, summary) = sample();
         let mut out = Vec::new();
-        write_human(&mut out, &hits, &[], &summary, HumanStyle { color: true }).unwrap();
+        let style = HumanStyle {
+            color: true,
+            expand: false,
+        };
+        write_human(&mut out, &hits, &[], &summary, style).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains(&format!("{MATCH}neutrality{RESET}")));
     }
@@ -320,6 +470,10 @@ mod tests {
         );
         assert_eq!(lines[1]["type"], "facet");
         assert_eq!(lines[2]["type"], "summary");
-        assert_eq!(lines[2]["total_hits"], 1);
+        assert_eq!(lines[2]["total_hits"], 3);
+        assert_eq!(lines[2]["stories"], 1);
+        assert_eq!(lines[0]["similar_count"], 2);
+        assert_eq!(lines[0]["similar"][0], "/x/b.txt");
+        assert_eq!(lines[0]["cluster"], "00000000000000aa");
     }
 }

@@ -23,6 +23,7 @@ use tantivy::{DateTime, Index, IndexSettings, TantivyDocument};
 
 use crate::article::{Article, Date};
 use crate::error::{Error, Result};
+use crate::sketch::Sketch;
 
 /// The schema file shipped in `index-schema/`, embedded so the binary runs
 /// from any directory.
@@ -77,7 +78,9 @@ field_names! {
     Size => "size": U64,
     Mtime => "mtime": I64,
     Hash => "hash": U64,
-    Signature => "signature": U64,
+    Cluster => "cluster": U64,
+    Sketch => "sketch": U64,
+    Bands => "bands": U64,
 }
 
 /// Value types a schema field can have.
@@ -137,6 +140,8 @@ struct SchemaFile {
     #[serde(default)]
     index: IndexSection,
     search: SearchSection,
+    #[serde(default)]
+    dedup: DedupSection,
     #[serde(rename = "field")]
     fields: Vec<FieldEntry>,
 }
@@ -171,6 +176,18 @@ fn default_blocksize() -> usize {
 #[serde(deny_unknown_fields)]
 struct SearchSection {
     default_fields: BTreeMap<String, f32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DedupSection {
+    threshold: f32,
+}
+
+impl Default for DedupSection {
+    fn default() -> Self {
+        DedupSection { threshold: 0.7 }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,7 +247,9 @@ pub struct Fields {
     pub size: Field,
     pub mtime: Field,
     pub hash: Field,
-    pub signature: Field,
+    pub cluster: Field,
+    pub sketch: Field,
+    pub bands: Field,
 }
 
 /// A loaded, validated schema.
@@ -246,6 +265,8 @@ pub struct NewsSchema {
     pub specs: Vec<FieldSpec>,
     /// Default search fields with their boosts.
     pub default_fields: Vec<(FieldName, f32)>,
+    /// Estimated Jaccard similarity from which two bodies are one story.
+    pub dedup_threshold: f32,
     settings: IndexSettings,
 }
 
@@ -366,6 +387,13 @@ impl NewsSchema {
         if default_fields.is_empty() {
             return Err(err(None, "[search] default_fields is empty".into()));
         }
+        let dedup_threshold = file.dedup.threshold;
+        if !(dedup_threshold > 0.0 && dedup_threshold <= 1.0) {
+            return Err(err(
+                None,
+                format!("[dedup] threshold must be in (0, 1], not {dedup_threshold}"),
+            ));
+        }
 
         let settings = IndexSettings {
             docstore_compression: match file.index.docstore_compression.as_str() {
@@ -397,7 +425,9 @@ impl NewsSchema {
             size: field(FieldName::Size),
             mtime: field(FieldName::Mtime),
             hash: field(FieldName::Hash),
-            signature: field(FieldName::Signature),
+            cluster: field(FieldName::Cluster),
+            sketch: field(FieldName::Sketch),
+            bands: field(FieldName::Bands),
         };
         Ok(NewsSchema {
             source: source.to_owned(),
@@ -405,6 +435,7 @@ impl NewsSchema {
             fields,
             specs,
             default_fields,
+            dedup_threshold,
             settings,
         })
     }
@@ -425,7 +456,7 @@ impl NewsSchema {
     pub fn query_field_names(&self) -> Vec<&str> {
         self.specs
             .iter()
-            .filter(|s| s.indexed)
+            .filter(|s| s.indexed && s.name != FieldName::Bands)
             .flat_map(|s| {
                 std::iter::once(s.name.as_str()).chain(s.aliases.iter().map(String::as_str))
             })
@@ -467,8 +498,14 @@ impl NewsSchema {
         Ok(())
     }
 
-    /// Turns a parsed article into a document.
-    pub fn to_document(&self, article: &Article<'_>, file: &FileInfo<'_>) -> TantivyDocument {
+    /// Turns a parsed article into a document of story `cluster`.
+    pub fn to_document(
+        &self,
+        article: &Article<'_>,
+        file: &FileInfo<'_>,
+        sketch: Option<&Sketch>,
+        cluster: u64,
+    ) -> TantivyDocument {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.path, file.path);
@@ -500,7 +537,15 @@ impl NewsSchema {
         doc.add_u64(f.size, file.size);
         doc.add_i64(f.mtime, file.mtime);
         doc.add_u64(f.hash, file.hash);
-        doc.add_u64(f.signature, article.signature());
+        doc.add_u64(f.cluster, cluster);
+        if let Some(sketch) = sketch {
+            for w in sketch.compact().to_words() {
+                doc.add_u64(f.sketch, w);
+            }
+            for b in sketch.bands() {
+                doc.add_u64(f.bands, b);
+            }
+        }
         doc
     }
 }
@@ -559,9 +604,13 @@ fn validate_field(entry: &FieldEntry, name: FieldName) -> std::result::Result<Fi
             indexed && entry.fast && entry.stored,
             "indexed, stored and fast",
         )?,
-        FieldName::Size | FieldName::Mtime | FieldName::Hash | FieldName::Signature => {
-            need(entry.fast, "fast")?
-        }
+        FieldName::Size
+        | FieldName::Mtime
+        | FieldName::Hash
+        | FieldName::Cluster
+        | FieldName::Sketch => need(entry.fast, "fast")?,
+        // Ingest finds candidate copies by their LSH band terms.
+        FieldName::Bands => need(indexed, "indexed")?,
         FieldName::Id => need(entry.stored, "stored")?,
         FieldName::Date => need(entry.fast, "fast (sorting and date filters read it)")?,
         // Snippets are cut from the stored text.
@@ -712,9 +761,9 @@ mod tests {
 
     #[test]
     fn bad_schemas_name_the_file_and_field() {
-        let e = schema_error(&shipped_with("name = \"signature\"", "name = \"sigature\""));
+        let e = schema_error(&shipped_with("name = \"cluster\"", "name = \"clustre\""));
         assert!(
-            e.contains("test.toml") && e.contains("`sigature`") && e.contains("unknown field"),
+            e.contains("test.toml") && e.contains("`clustre`") && e.contains("unknown field"),
             "{e}"
         );
         let e = schema_error(&shipped_with(
@@ -743,16 +792,23 @@ mod tests {
         assert!(e.contains("test.toml") && e.contains("line 1"), "{e}");
         let e = schema_error(&shipped_with("version = 1", "version = 2"));
         assert!(e.contains("version 2"), "{e}");
+        let e = schema_error(&shipped_with("threshold = 0.7", "threshold = 1.5"));
+        assert!(e.contains("[dedup] threshold") && e.contains("1.5"), "{e}");
+        let e = schema_error(&shipped_with(
+            "name = \"bands\"\ntype = \"u64\"\nindexed = true",
+            "name = \"bands\"\ntype = \"u64\"",
+        ));
+        assert!(e.contains("`bands`") && e.contains("indexed"), "{e}");
     }
 
     #[test]
     fn every_field_is_required() {
         let text = shipped_with(
-            "[[field]]\nname = \"signature\"\ntype = \"u64\"\nfast = true\n",
+            "[[field]]\n# The story's cluster: every copy carries the same value.\nname = \"cluster\"\ntype = \"u64\"\nfast = true\n",
             "",
         );
         let e = schema_error(&text);
-        assert!(e.contains("`signature`") && e.contains("missing"), "{e}");
+        assert!(e.contains("`cluster`") && e.contains("missing"), "{e}");
     }
 
     #[test]
@@ -767,7 +823,8 @@ mod tests {
             mtime: 5,
             hash: 7,
         };
-        let doc = schema.to_document(&a, &info);
+        let sketch = Sketch::of(&a).unwrap();
+        let doc = schema.to_document(&a, &info, Some(&sketch), 42);
         use tantivy::schema::document::Value;
         let texts = |f: Field| {
             doc.get_all(f)
@@ -783,6 +840,18 @@ mod tests {
             .and_then(|v| v.as_datetime())
             .unwrap();
         assert_eq!(date_from_tantivy(date), article::Date::new(2022, 3, 28));
+        let u64s = |f: Field| {
+            doc.get_all(f)
+                .filter_map(|v| v.as_u64())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(u64s(schema.fields.cluster), vec![42]);
+        assert_eq!(u64s(schema.fields.bands), sketch.bands().to_vec());
+        let sketch_words = u64s(schema.fields.sketch);
+        assert_eq!(
+            crate::sketch::Compact::from_words(sketch_words),
+            Some(sketch.compact())
+        );
     }
 
     #[test]

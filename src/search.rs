@@ -139,6 +139,12 @@ pub struct SearchOptions {
     pub facets: Vec<FacetKind>,
     /// Explain scores.
     pub explain: bool,
+    /// Show each story once, its best-ranked copy standing for the others.
+    pub collapse: bool,
+    /// Only documents of this cluster (`similar`).
+    pub cluster: Option<u64>,
+    /// No documents of this cluster (`similar`).
+    pub exclude_cluster: Option<u64>,
 }
 
 impl SearchOptions {
@@ -162,6 +168,9 @@ impl SearchOptions {
             snippet_chars: 180,
             facets: Vec::new(),
             explain: false,
+            collapse: true,
+            cluster: None,
+            exclude_cluster: None,
         }
     }
 }
@@ -247,9 +256,15 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
             .into_iter()
             .map(|q| (TOccur::Must, q)),
     );
+    if let Some(c) = opts.exclude_cluster {
+        if clauses.is_empty() {
+            clauses.push((TOccur::Must, Box::new(AllQuery)));
+        }
+        clauses.push((TOccur::MustNot, cluster_query(schema.fields.cluster, c)));
+    }
     let query: Box<dyn Query> = match clauses.len() {
         0 => Box::new(EmptyQuery),
-        1 => clauses
+        1 if clauses[0].0 == TOccur::Must => clauses
             .pop()
             .map(|(_, q)| q)
             .unwrap_or_else(|| Box::new(EmptyQuery)),
@@ -258,28 +273,53 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
 
     timings.compile_us = micros(phase);
     let phase = Instant::now();
-    let top = TopCollector {
-        k: opts.offset + opts.limit + TIE_SLACK,
-        sort: opts.sort,
-    };
+    let k = opts.offset + opts.limit + TIE_SLACK;
     let facets = FacetCollector {
         kinds: opts.facets.clone(),
     };
-    let (ranked, total, facet_counts) = searcher
-        .search(query.as_ref(), &(top, Count, facets))
-        .map_err(|e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e))?;
-    let ranked = order_ties(searcher, ranked)?;
+    let engine = |e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e);
+    let (groups, total, facet_counts, stories) = if opts.collapse {
+        let (collapsed, total, facet_counts) = searcher
+            .search(
+                query.as_ref(),
+                &(StoryCollector { sort: opts.sort }, Count, facets),
+            )
+            .map_err(engine)?;
+        let stories = collapsed.len() as u64;
+        (
+            top_stories(searcher, collapsed, k)?,
+            total,
+            facet_counts,
+            Some(stories),
+        )
+    } else {
+        let top = TopCollector { k, sort: opts.sort };
+        let (ranked, total, facet_counts) = searcher
+            .search(query.as_ref(), &(top, Count, facets))
+            .map_err(engine)?;
+        let groups = order_ties(searcher, ranked)?
+            .into_iter()
+            .map(|best| Story {
+                best,
+                count: 1,
+                members: Vec::new(),
+            })
+            .collect();
+        (groups, total, facet_counts, None)
+    };
 
     timings.collect_us = micros(phase);
     let phase = Instant::now();
     let highlighter = Highlighter::new(std::mem::take(&mut compiler.rules));
+    let mut paths = PathReader::new(searcher);
     let mut hits = Vec::new();
-    for (i, (_, score, addr)) in ranked
+    for (i, story) in groups
         .into_iter()
         .skip(opts.offset)
         .take(opts.limit)
         .enumerate()
     {
+        let (_, score, addr) = story.best;
         let doc: TantivyDocument = searcher.doc(addr).map_err(|e| {
             Error::engine(
                 format!(
@@ -293,12 +333,16 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         if opts.explain {
             hit.explanation = Some(compiler.explain(addr, score));
         }
+        hit.cluster = cluster_of(searcher, addr).map(|c| format!("{c:016x}"));
+        hit.similar_count = story.count.saturating_sub(1);
+        hit.similar = story.members.iter().map(|r| paths.path(r.2)).collect();
         hits.push(hit);
     }
     timings.hits_us = micros(phase);
     let summary = Summary {
         query: opts.query.clone(),
         total_hits: total as u64,
+        stories,
         returned: hits.len(),
         offset: opts.offset,
         elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
@@ -310,6 +354,172 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         summary,
         timings,
     })
+}
+
+/// Terms a more-like-this query keeps: enough to pin a story down, few
+/// enough to stay a fast query.
+const SIMILAR_TERMS: usize = 25;
+
+/// What `newsidx similar` found for one article.
+#[derive(Debug, Clone)]
+pub struct Similar {
+    /// The article's path.
+    pub path: String,
+    /// Other copies of its story (its cluster), best first.
+    pub same_story: SearchResults,
+    /// Other stories most like it, collapsed by story.
+    pub related: SearchResults,
+}
+
+/// Lists the articles most like one in the index, given by path or id: its
+/// cluster first, then a more-like-this ranking. The ranking is an OR query
+/// of the article's most distinctive words (term frequency in the article
+/// times inverse document frequency in the index), run through [`search`],
+/// so it has snippets, filters and paging like any search.
+///
+/// # Errors
+///
+/// [`Error::Usage`] when no article or several match `target`, and the
+/// errors of [`search`].
+pub fn similar(mut opts: SearchOptions, target: &str) -> Result<Similar> {
+    let open = IndexDir::new(&opts.index_dir).open_for_search(&opts.schema)?;
+    let searcher = &open.searcher;
+    let f = opts.schema.fields;
+    let engine = |e| Error::engine(format!("cannot read {}", opts.index_dir.display()), e);
+    let addr = find_document(searcher, f.path, target)?;
+    let doc: TantivyDocument = searcher.doc(addr).map_err(engine)?;
+    let path = doc
+        .get_first(f.path)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let cluster = cluster_of(searcher, addr);
+
+    let mut analyzer = open
+        .index
+        .tokenizer_for_field(f.body)
+        .unwrap_or_else(|_| TextAnalyzer::from(RawTokenizer::default()));
+    let mut tf: HashMap<String, u32> = HashMap::new();
+    for value in doc.get_all(f.title).chain(doc.get_all(f.body)) {
+        let Some(text) = value.as_str() else { continue };
+        let mut stream = analyzer.token_stream(text);
+        while let Some(t) = stream.next() {
+            // Numbers and two-letter words say little about a story.
+            if t.text.len() > 2 && !t.text.bytes().all(|b| b.is_ascii_digit()) {
+                *tf.entry(t.text.clone()).or_default() += 1;
+            }
+        }
+    }
+    let n = searcher.num_docs().max(1) as f32;
+    let mut weighted: Vec<(f32, String)> = Vec::new();
+    for (term, count) in tf {
+        let df = searcher
+            .doc_freq(&Term::from_field_text(f.body, &term))
+            .map_err(engine)?;
+        // A word no other article has finds nothing else.
+        if df >= 2 {
+            weighted.push((count as f32 * (n / df as f32).ln(), term));
+        }
+    }
+    weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let words: Vec<String> = weighted
+        .into_iter()
+        .take(SIMILAR_TERMS)
+        .map(|(_, t)| format!("={t}"))
+        .collect();
+    opts.query = if words.is_empty() {
+        "*".to_owned()
+    } else {
+        words.join(" ")
+    };
+    opts.conjunction = false;
+    drop(open);
+
+    let mut same = opts.clone();
+    same.collapse = false;
+    same.cluster = cluster;
+    same.offset = 0;
+    let mut same_story = search(&same)?;
+    same_story.hits.retain(|h| h.path != path);
+    same_story.summary.total_hits = same_story.summary.total_hits.saturating_sub(1);
+    same_story.summary.returned = same_story.hits.len();
+    for (i, h) in same_story.hits.iter_mut().enumerate() {
+        h.rank = i + 1;
+    }
+
+    let mut others = opts;
+    others.collapse = true;
+    others.exclude_cluster = cluster;
+    let related = search(&others)?;
+    Ok(Similar {
+        path,
+        same_story,
+        related,
+    })
+}
+
+/// The document a user names by path (as given, or resolved against the
+/// current directory) or by id (the path under the ingested folder, as
+/// search results show it).
+fn find_document(
+    searcher: &tantivy::Searcher,
+    path_field: Field,
+    target: &str,
+) -> Result<DocAddress> {
+    let mut keys = vec![target.to_owned()];
+    if let Ok(abs) = std::fs::canonicalize(target) {
+        keys.push(abs.to_string_lossy().into_owned());
+    }
+    for key in &keys {
+        let term = Term::from_field_text(path_field, key);
+        let hits = searcher
+            .search(
+                &TermQuery::new(term, IndexRecordOption::Basic),
+                &tantivy::collector::DocSetCollector,
+            )
+            .map_err(|e| Error::engine("cannot look up a path", e))?;
+        if let Some(addr) = hits.into_iter().min() {
+            return Ok(addr);
+        }
+    }
+    // An id: a path ending in `/target`.
+    let suffix = format!("/{}", target.trim_start_matches("./"));
+    let mut found = Vec::new();
+    for (seg, reader) in searcher.segment_readers().iter().enumerate() {
+        let Ok(Some(col)) = reader.fast_fields().str(FieldName::Path.as_str()) else {
+            continue;
+        };
+        let mut stream = col
+            .dictionary()
+            .stream()
+            .map_err(|e| Error::engine("cannot read the paths", tantivy::TantivyError::from(e)))?;
+        let mut ords = Vec::new();
+        while stream.advance() {
+            if stream.key().ends_with(suffix.as_bytes()) {
+                ords.push(stream.term_ord());
+            }
+        }
+        if ords.is_empty() {
+            continue;
+        }
+        let alive = reader.alive_bitset();
+        for doc in 0..reader.max_doc() {
+            if alive.is_none_or(|a| a.is_alive(doc))
+                && col.term_ords(doc).any(|o| ords.contains(&o))
+            {
+                found.push(DocAddress::new(seg as SegmentOrdinal, doc));
+            }
+        }
+    }
+    match found.len() {
+        1 => Ok(found[0]),
+        0 => Err(Error::Usage(format!(
+            "no article {target:?} in the index; give a path or an id as search results show it"
+        ))),
+        n => Err(Error::Usage(format!(
+            "{n} articles have the id {target:?}; give the full path"
+        ))),
+    }
 }
 
 /// A leaf compiled for one field.
@@ -712,6 +922,9 @@ impl<'a> Compiler<'a> {
         if opts.since.is_some() || opts.until.is_some() {
             out.push(date_query(f.date, opts.since, opts.until));
         }
+        if let Some(c) = opts.cluster {
+            out.push(cluster_query(f.cluster, c));
+        }
         if let Some(agency) = &opts.agency {
             let tokens = self.analyze(f.agency, agency);
             let Some(t) = tokens.first() else {
@@ -805,6 +1018,9 @@ impl<'a> Compiler<'a> {
             snippet: fragments.first().cloned(),
             fragments,
             explanation: None,
+            cluster: None,
+            similar_count: 0,
+            similar: Vec::new(),
         }
     }
 
@@ -982,6 +1198,19 @@ fn date_query(field: Field, from: Option<Date>, to: Option<Date>) -> Box<dyn Que
 /// A collected hit: sort key, score, address.
 type Ranked = (i64, Score, DocAddress);
 
+/// The sort key of a document: 0 by relevance, else its date.
+fn sort_key(dates: Option<&Column<DateTime>>, sort: Sort, doc: DocId) -> i64 {
+    match (dates, sort) {
+        (None, _) | (_, Sort::Relevance) => 0,
+        (Some(col), sort) => match col.first(doc) {
+            // Undated documents sort last either way.
+            None => i64::MIN,
+            Some(d) if sort == Sort::Newest => d.into_timestamp_secs(),
+            Some(d) => -d.into_timestamp_secs(),
+        },
+    }
+}
+
 /// Top-k by the sort key, then score.
 struct TopCollector {
     k: usize,
@@ -1062,15 +1291,7 @@ impl SegmentCollector for TopSegment {
     type Fruit = Vec<Ranked>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let key = match (&self.dates, self.sort) {
-            (None, _) | (_, Sort::Relevance) => 0,
-            (Some(col), sort) => match col.first(doc) {
-                // Undated documents sort last either way.
-                None => i64::MIN,
-                Some(d) if sort == Sort::Newest => d.into_timestamp_secs(),
-                Some(d) => -d.into_timestamp_secs(),
-            },
-        };
+        let key = sort_key(self.dates.as_ref(), self.sort, doc);
         let entry = Entry { key, score, doc };
         if self.heap.len() < self.k {
             self.heap.push(std::cmp::Reverse(entry));
@@ -1094,9 +1315,42 @@ impl SegmentCollector for TopSegment {
 /// Orders hits with equal key and score by path, so ties come out the same
 /// way whatever the segment layout.
 fn order_ties(searcher: &tantivy::Searcher, mut ranked: Vec<Ranked>) -> Result<Vec<Ranked>> {
-    let mut columns: HashMap<SegmentOrdinal, Option<StrColumn>> = HashMap::new();
-    let mut path_of = |addr: DocAddress| -> String {
-        let col = columns.entry(addr.segment_ord).or_insert_with(|| {
+    let has_ties = ranked
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1);
+    if has_ties {
+        let mut paths = PathReader::new(searcher);
+        let mut keyed: Vec<(Ranked, String)> =
+            ranked.drain(..).map(|r| (r, paths.path(r.2))).collect();
+        keyed.sort_by(|(a, pa), (b, pb)| rank_order(a, b).then(pa.cmp(pb)));
+        ranked = keyed.into_iter().map(|(r, _)| r).collect();
+    }
+    Ok(ranked)
+}
+
+/// Best first: by sort key, then score.
+fn rank_order(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+    b.0.cmp(&a.0).then(b.1.total_cmp(&a.1))
+}
+
+/// Reads documents' paths from the fast column, opening each segment's
+/// column once.
+struct PathReader<'s> {
+    searcher: &'s tantivy::Searcher,
+    columns: HashMap<SegmentOrdinal, Option<StrColumn>>,
+}
+
+impl<'s> PathReader<'s> {
+    fn new(searcher: &'s tantivy::Searcher) -> Self {
+        PathReader {
+            searcher,
+            columns: HashMap::new(),
+        }
+    }
+
+    fn path(&mut self, addr: DocAddress) -> String {
+        let searcher = self.searcher;
+        let col = self.columns.entry(addr.segment_ord).or_insert_with(|| {
             searcher
                 .segment_reader(addr.segment_ord)
                 .fast_fields()
@@ -1111,17 +1365,211 @@ fn order_ties(searcher: &tantivy::Searcher, mut ranked: Vec<Ranked>) -> Result<V
             let _ = col.ord_to_str(ord, &mut s);
         }
         s
-    };
-    let has_ties = ranked
-        .windows(2)
-        .any(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1);
-    if has_ties {
-        let mut keyed: Vec<(Ranked, String)> =
-            ranked.drain(..).map(|r| (r, path_of(r.2))).collect();
-        keyed.sort_by(|(a, pa), (b, pb)| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)).then(pa.cmp(pb)));
-        ranked = keyed.into_iter().map(|(r, _)| r).collect();
     }
-    Ok(ranked)
+}
+
+fn cluster_of(searcher: &tantivy::Searcher, addr: DocAddress) -> Option<u64> {
+    searcher
+        .segment_reader(addr.segment_ord)
+        .fast_fields()
+        .u64(FieldName::Cluster.as_str())
+        .ok()?
+        .first(addr.doc_id)
+}
+
+/// Documents of one cluster, by its fast column.
+fn cluster_query(field: Field, cluster: u64) -> Box<dyn Query> {
+    let term = Term::from_field_u64(field, cluster);
+    Box::new(RangeQuery::new(
+        Bound::Included(term.clone()),
+        Bound::Included(term),
+    ))
+}
+
+/// Copies of a story past this many are counted, not listed.
+const MAX_MEMBERS: usize = 100;
+
+/// One story of a collapsed result list.
+struct Story {
+    /// Its best-ranked copy.
+    best: Ranked,
+    /// Matching copies, the best one included.
+    count: u64,
+    /// The other matching copies, best first (at most [`MAX_MEMBERS`]).
+    members: Vec<Ranked>,
+}
+
+/// Groups every matching document by cluster: the exact number of stories
+/// needs them all. Cluster ids are random 64-bit values, so they hash as
+/// they are.
+struct StoryCollector {
+    sort: Sort,
+}
+
+type StoryMap = HashMap<u64, Story, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// A hasher for keys that are already uniformly random.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+struct StorySegment {
+    segment: SegmentOrdinal,
+    sort: Sort,
+    dates: Option<Column<DateTime>>,
+    clusters: Column<u64>,
+    stories: StoryMap,
+}
+
+impl Collector for StoryCollector {
+    type Fruit = StoryMap;
+    type Child = StorySegment;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<StorySegment> {
+        let dates = match self.sort {
+            Sort::Relevance => None,
+            _ => Some(reader.fast_fields().date(FieldName::Date.as_str())?),
+        };
+        Ok(StorySegment {
+            segment,
+            sort: self.sort,
+            dates,
+            clusters: reader.fast_fields().u64(FieldName::Cluster.as_str())?,
+            stories: StoryMap::default(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<StoryMap>) -> tantivy::Result<StoryMap> {
+        let mut fruits = fruits.into_iter();
+        let mut all = fruits.next().unwrap_or_default();
+        for map in fruits {
+            for (cluster, story) in map {
+                match all.entry(cluster) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(story);
+                    }
+                    std::collections::hash_map::Entry::Occupied(mut o) => {
+                        let into = o.get_mut();
+                        into.count += story.count;
+                        add_member(into, story.best);
+                        for m in story.members {
+                            add_member(into, m);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// Adds a copy to a story, keeping the best one as `best`.
+fn add_member(story: &mut Story, mut r: Ranked) {
+    if rank_order(&r, &story.best).then(r.2.cmp(&story.best.2)) == std::cmp::Ordering::Less {
+        std::mem::swap(&mut r, &mut story.best);
+    }
+    if story.members.len() < MAX_MEMBERS {
+        story.members.push(r);
+    }
+}
+
+impl SegmentCollector for StorySegment {
+    type Fruit = StoryMap;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let key = sort_key(self.dates.as_ref(), self.sort, doc);
+        let r = (key, score, DocAddress::new(self.segment, doc));
+        // A document without a cluster (none is) stands alone.
+        let cluster = self
+            .clusters
+            .first(doc)
+            .unwrap_or(u64::from(doc) ^ u64::from(self.segment) << 32);
+        match self.stories.entry(cluster) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Story {
+                    best: r,
+                    count: 1,
+                    members: Vec::new(),
+                });
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let story = o.get_mut();
+                story.count += 1;
+                add_member(story, r);
+            }
+        }
+    }
+
+    fn harvest(self) -> StoryMap {
+        self.stories
+    }
+}
+
+/// The best `k` stories, ties ordered by path like [`order_ties`]; each
+/// story's copies best first, and among copies that rank equal (exact
+/// duplicates score the same) the one with the smallest path stands for
+/// the story.
+fn top_stories(searcher: &tantivy::Searcher, stories: StoryMap, k: usize) -> Result<Vec<Story>> {
+    let mut stories: Vec<Story> = stories.into_values().collect();
+    let mut paths = PathReader::new(searcher);
+    let by_rank = |a: &Story, b: &Story| rank_order(&a.best, &b.best).then(a.best.2.cmp(&b.best.2));
+    if stories.len() > k {
+        stories.select_nth_unstable_by(k, by_rank);
+        stories.truncate(k);
+    }
+    for story in &mut stories {
+        let best = story.best;
+        let tied: Vec<usize> = (0..story.members.len())
+            .filter(|&i| rank_order(&story.members[i], &best).is_eq())
+            .collect();
+        if !tied.is_empty() {
+            let mut smallest = (paths.path(best.2), None);
+            for i in tied {
+                let p = paths.path(story.members[i].2);
+                if p < smallest.0 {
+                    smallest = (p, Some(i));
+                }
+            }
+            if let (_, Some(i)) = smallest {
+                std::mem::swap(&mut story.best, &mut story.members[i]);
+            }
+        }
+        story
+            .members
+            .sort_by(|a, b| rank_order(a, b).then(a.2.cmp(&b.2)));
+    }
+    let bests: Vec<Ranked> = {
+        stories.sort_by(by_rank);
+        stories.iter().map(|s| s.best).collect()
+    };
+    let order = order_ties(searcher, bests)?;
+    let mut by_addr: HashMap<DocAddress, Story> =
+        stories.into_iter().map(|s| (s.best.2, s)).collect();
+    Ok(order
+        .into_iter()
+        .filter_map(|r| by_addr.remove(&r.2))
+        .collect())
 }
 
 /// Counts matching documents per facet bucket.

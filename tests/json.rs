@@ -31,6 +31,9 @@ struct Hit {
     snippet: Option<Fragment>,
     fragments: Vec<Fragment>,
     explanation: Option<serde_json::Value>,
+    cluster: Option<String>,
+    similar_count: u64,
+    similar: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +60,7 @@ struct Facet {
 struct Summary {
     query: String,
     total_hits: u64,
+    stories: Option<u64>,
     returned: usize,
     offset: usize,
     elapsed_ms: f64,

@@ -1,0 +1,330 @@
+//! Wire-story clusters in the index: giving a new article the cluster of an
+//! earlier copy while ingesting, and reading clusters back for `dups`,
+//! collapsed results and `similar`.
+//!
+//! A cluster id is a label every member carries, not a pointer to a
+//! representative: deleting any member, the first one included, leaves the
+//! others clustered, and a later copy that matches any remaining member
+//! joins them. A new article is compared only with the documents that share
+//! one of its LSH band terms (see [`crate::sketch`]), at most
+//! [`CANDIDATES_PER_BAND`] per band and segment, so the cost per article is
+//! bounded whatever the archive size.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use tantivy::columnar::Column;
+use tantivy::fastfield::AliveBitSet;
+use tantivy::index::InvertedIndexReader;
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocId, DocSet, Index, IndexReader, ReloadPolicy, Searcher, TERMINATED, Term};
+
+use crate::error::{Error, Result};
+use crate::hit::Cluster;
+use crate::schema::{FieldName, NewsSchema};
+use crate::sketch::{BANDS, Compact, Sketch};
+
+/// Documents read per band term and segment. Copies of one story share
+/// all their bands, so the first few postings already hold a member.
+pub const CANDIDATES_PER_BAND: usize = 8;
+
+/// Assigns clusters during one ingest run. Documents committed before are
+/// found through the index; documents added since the last commit through
+/// an in-memory table, which [`Clusterer::committed`] empties.
+pub struct Clusterer {
+    threshold: f32,
+    bands: Field,
+    reader: IndexReader,
+    segments: RwLock<Vec<SegmentView>>,
+    pending: Mutex<Pending>,
+}
+
+struct SegmentView {
+    inverted: std::sync::Arc<InvertedIndexReader>,
+    sketch: Column<u64>,
+    cluster: Column<u64>,
+    alive: Option<AliveBitSet>,
+}
+
+/// Documents added since the last commit, findable by band: `by_band`
+/// holds the latest entry with a band key, and each entry links to the
+/// previous one with the same key in that band.
+#[derive(Default)]
+struct Pending {
+    by_band: HashMap<u64, u32>,
+    entries: Vec<PendingDoc>,
+}
+
+struct PendingDoc {
+    cluster: u64,
+    compact: Compact,
+    previous: [u32; BANDS],
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Clusterer {
+    /// A clusterer over the committed state of `index`.
+    ///
+    /// # Errors
+    ///
+    /// When the index cannot be read.
+    pub fn new(index: &Index, schema: &NewsSchema) -> Result<Clusterer> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| Error::engine("cannot read the index", e))?;
+        let clusterer = Clusterer {
+            threshold: schema.dedup_threshold,
+            bands: schema.fields.bands,
+            reader,
+            segments: RwLock::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
+        };
+        clusterer.load_segments()?;
+        Ok(clusterer)
+    }
+
+    fn load_segments(&self) -> Result<()> {
+        let searcher = self.reader.searcher();
+        let views = segment_views(&searcher, self.bands)
+            .map_err(|e| Error::engine("cannot read the index's clusters", e))?;
+        if let Ok(mut segments) = self.segments.write() {
+            *segments = views;
+        }
+        Ok(())
+    }
+
+    /// To be called after each commit: the documents just committed are
+    /// now found in the index, so the in-memory table starts empty again,
+    /// which keeps memory flat over a long run.
+    ///
+    /// # Errors
+    ///
+    /// When the index cannot be re-read.
+    pub fn committed(&self) -> Result<()> {
+        self.reader
+            .reload()
+            .map_err(|e| Error::engine("cannot re-read the index", e))?;
+        self.load_segments()?;
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending = Pending::default();
+        }
+        Ok(())
+    }
+
+    /// The cluster of a new article: the cluster of its most similar
+    /// earlier copy at or above the threshold, else `own` (a new story).
+    /// Callers must not commit while this runs: a commit between the two
+    /// lookups could hide a copy from both.
+    pub fn assign(&self, sketch: &Sketch, own: u64) -> u64 {
+        let compact = sketch.compact();
+        let bands = sketch.bands();
+        let mut best: Option<(f32, u64)> = None;
+        let mut consider = |sim: f32, cluster: u64| {
+            if sim >= self.threshold && best.is_none_or(|(s, _)| sim > s) {
+                best = Some((sim, cluster));
+            }
+        };
+        if let Ok(segments) = self.segments.read() {
+            for seg in segments.iter() {
+                for &band in &bands {
+                    let term = Term::from_field_u64(self.bands, band);
+                    let Ok(Some(mut postings)) =
+                        seg.inverted.read_postings(&term, IndexRecordOption::Basic)
+                    else {
+                        continue;
+                    };
+                    let mut read = 0;
+                    let mut doc = postings.doc();
+                    while doc != TERMINATED && read < CANDIDATES_PER_BAND {
+                        if seg.alive.as_ref().is_none_or(|a| a.is_alive(doc)) {
+                            read += 1;
+                            if let (Some(other), Some(cluster)) =
+                                (seg.compact(doc), seg.cluster.first(doc))
+                            {
+                                consider(compact.similarity(&other), cluster);
+                            }
+                        }
+                        doc = postings.advance();
+                    }
+                }
+            }
+        }
+        let Ok(mut pending) = self.pending.lock() else {
+            return best.map_or(own, |(_, c)| c);
+        };
+        let mut previous = [NONE; BANDS];
+        for (b, band) in bands.iter().enumerate() {
+            let mut next = pending.by_band.get(band).copied().unwrap_or(NONE);
+            previous[b] = next;
+            for _ in 0..CANDIDATES_PER_BAND {
+                let Some(doc) = pending.entries.get(next as usize) else {
+                    break;
+                };
+                consider(compact.similarity(&doc.compact), doc.cluster);
+                next = doc.previous[b];
+            }
+        }
+        let cluster = best.map_or(own, |(_, c)| c);
+        let Ok(i) = u32::try_from(pending.entries.len()) else {
+            return cluster;
+        };
+        pending.entries.push(PendingDoc {
+            cluster,
+            compact,
+            previous,
+        });
+        for band in bands {
+            pending.by_band.insert(band, i);
+        }
+        cluster
+    }
+}
+
+impl SegmentView {
+    fn compact(&self, doc: DocId) -> Option<Compact> {
+        Compact::from_words(self.sketch.values_for_doc(doc))
+    }
+}
+
+fn segment_views(searcher: &Searcher, bands: Field) -> tantivy::Result<Vec<SegmentView>> {
+    searcher
+        .segment_readers()
+        .iter()
+        .map(|r| {
+            let ff = r.fast_fields();
+            Ok(SegmentView {
+                inverted: r.inverted_index(bands)?,
+                sketch: ff.u64(FieldName::Sketch.as_str())?,
+                cluster: ff.u64(FieldName::Cluster.as_str())?,
+                alive: r.alive_bitset().cloned(),
+            })
+        })
+        .collect()
+}
+
+/// The clusters of the index in `dir` with at least `min_size` copies,
+/// largest first (`newsidx dups`).
+///
+/// # Errors
+///
+/// The errors of opening an index for search.
+pub fn list(dir: &std::path::Path, schema: &NewsSchema, min_size: usize) -> Result<Vec<Cluster>> {
+    let open = crate::indexdir::IndexDir::new(dir).open_for_search(schema)?;
+    clusters(&open.searcher, min_size)
+        .map_err(|e| Error::engine(format!("cannot read the clusters of {}", dir.display()), e))
+}
+
+/// Every cluster with at least `min_size` live members, largest first
+/// (ties by first path). Two passes over the cluster column, the second
+/// reading paths only for clusters big enough, so memory follows the
+/// number of duplicates rather than the size of the archive.
+///
+/// # Errors
+///
+/// When the index's columns cannot be read.
+pub fn clusters(searcher: &Searcher, min_size: usize) -> tantivy::Result<Vec<Cluster>> {
+    let min_size = min_size.max(1);
+    let mut sizes: HashMap<u64, u32> = HashMap::new();
+    for_each_live(searcher, |_, _, cluster| {
+        *sizes.entry(cluster).or_default() += 1;
+    })?;
+    sizes.retain(|_, n| *n as usize >= min_size);
+    let mut members: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut path_columns = Vec::new();
+    for r in searcher.segment_readers() {
+        path_columns.push(r.fast_fields().str(FieldName::Path.as_str())?);
+    }
+    for_each_live(searcher, |seg, doc, cluster| {
+        if !sizes.contains_key(&cluster) {
+            return;
+        }
+        let mut path = String::new();
+        if let Some(Some(col)) = path_columns.get(seg)
+            && let Some(ord) = col.term_ords(doc).next()
+        {
+            let _ = col.ord_to_str(ord, &mut path);
+        }
+        members.entry(cluster).or_default().push(path);
+    })?;
+    let mut out: Vec<Cluster> = members
+        .into_iter()
+        .map(|(id, mut paths)| {
+            paths.sort();
+            Cluster {
+                cluster: format!("{id:016x}"),
+                size: paths.len(),
+                paths,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.paths
+            .len()
+            .cmp(&a.paths.len())
+            .then_with(|| a.paths.cmp(&b.paths))
+    });
+    Ok(out)
+}
+
+/// Calls `f(segment, doc, cluster)` for every live document.
+fn for_each_live(searcher: &Searcher, mut f: impl FnMut(usize, DocId, u64)) -> tantivy::Result<()> {
+    for (seg, r) in searcher.segment_readers().iter().enumerate() {
+        let col = r.fast_fields().u64(FieldName::Cluster.as_str())?;
+        let alive = r.alive_bitset();
+        for doc in 0..r.max_doc() {
+            if alive.is_none_or(|a| a.is_alive(doc))
+                && let Some(c) = col.first(doc)
+            {
+                f(seg, doc, c);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::NewsSchema;
+
+    fn sketch(text: &str) -> Sketch {
+        Sketch::of_paragraphs(std::iter::once(text)).unwrap()
+    }
+
+    #[test]
+    fn copies_in_one_batch_share_a_cluster() {
+        let schema = NewsSchema::embedded().unwrap();
+        let index = Index::create_in_ram(schema.tantivy.clone());
+        let c = Clusterer::new(&index, &schema).unwrap();
+        let text = "Shr 19 cts vs 38 cts Net 397,000 vs 788,000 Nine mths Shr 80 cts";
+        assert_eq!(c.assign(&sketch(text), 1), 1);
+        assert_eq!(c.assign(&sketch(text), 2), 1);
+        assert_eq!(
+            c.assign(&sketch("something else entirely, five words"), 3),
+            3
+        );
+    }
+
+    #[test]
+    fn a_dissimilar_doc_sharing_bands_does_not_hide_earlier_copies() {
+        let schema = NewsSchema::embedded().unwrap();
+        let index = Index::create_in_ram(schema.tantivy.clone());
+        let c = Clusterer::new(&index, &schema).unwrap();
+        // Two Reuters earnings tables (reut2-020/20943 and 20388): the
+        // short one shares bands with the long one but is not a copy of it.
+        let long = "WESTPORT, Conn., Oct 19 -\nShr 19 cts vs 38 cts\nNet 397,000 vs 788,000\n\
+                    Nine mths\nShr 80 cts vs 1.19 dlrs\nNet 1,674,000 vs 2,455,000\n\
+                    NOTE: Company would not provide assets, deposits, and loans\nfigures.";
+        let short = "WESTPORT, Conn., Oct 20 -\nShr 19 cts vs 38 cts\nNet 397,000 vs 788,000\n\
+                     Nine mths\nShr 80 cts vs 1.19 dlrs\nNet 1,674,000 vs 2,455,000";
+        let (lb, sb) = (sketch(long).bands(), sketch(short).bands());
+        assert!(lb.iter().any(|b| sb.contains(b)));
+        assert!(sketch(long).compact().similarity(&sketch(short).compact()) < 0.7);
+        assert_eq!(c.assign(&sketch(long), 1), 1);
+        let other = c.assign(&sketch(short), 2);
+        assert_eq!(c.assign(&sketch(long), 3), 1, "short one got {other}");
+    }
+}
