@@ -93,7 +93,10 @@ Query syntax (every word must match unless --or):
   body: caption: title: dateline: agency: contributors: credit:   one field
   date:2022-03-28  date:2022-03  date:[2022-03-01 TO 2022-03-31]   dates (inclusive)
   *                           every document (with filters: `* --since 2022-03-01`)
-AND binds tighter than OR: `a b OR c` is `(a AND b) OR c`.";
+AND binds tighter than OR: `a b OR c` is `(a AND b) OR c`.
+
+Copies of one story (same or near-same body) are shown once, with +N similar;
+--expand lists them, --no-collapse shows every copy.";
 
 /// Flags of `newsidx ingest`.
 #[derive(Debug, Args)]

@@ -63,6 +63,27 @@ struct PendingDoc {
 
 const NONE: u32 = u32::MAX;
 
+impl Pending {
+    /// Calls `f` on the latest entries sharing a band with `bands`, at most
+    /// [`CANDIDATES_PER_BAND`] per band; returns the heads of the bands'
+    /// chains, which a new entry links to.
+    fn candidates(&self, bands: &[u64; BANDS], mut f: impl FnMut(&PendingDoc)) -> [u32; BANDS] {
+        let mut heads = [NONE; BANDS];
+        for (b, band) in bands.iter().enumerate() {
+            let mut next = self.by_band.get(band).copied().unwrap_or(NONE);
+            heads[b] = next;
+            for _ in 0..CANDIDATES_PER_BAND {
+                let Some(doc) = self.entries.get(next as usize) else {
+                    break;
+                };
+                f(doc);
+                next = doc.previous[b];
+            }
+        }
+        heads
+    }
+}
+
 impl Clusterer {
     /// A clusterer over the committed state of `index`.
     ///
@@ -122,13 +143,27 @@ impl Clusterer {
         let compact = sketch.compact();
         let bands = sketch.bands();
         let mut best: Option<(f32, u64)> = None;
-        let mut consider = |sim: f32, cluster: u64| {
-            if sim >= self.threshold && best.is_none_or(|(s, _)| sim > s) {
-                best = Some((sim, cluster));
+        let threshold = self.threshold;
+        let consider = |best: &mut Option<(f32, u64)>, sim: f32, cluster: u64| {
+            if sim >= threshold && best.is_none_or(|(s, _)| sim > s) {
+                *best = Some((sim, cluster));
             }
         };
-        if let Ok(segments) = self.segments.read() {
-            for seg in segments.iter() {
+        // The uncommitted batch first: it is cheap to look in, and where an
+        // archive holds many copies they are often near each other.
+        let Ok(pending) = self.pending.lock() else {
+            return own;
+        };
+        let previous = pending.candidates(&bands, |doc| {
+            consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
+        });
+        drop(pending);
+        // Then the committed segments, stopping at the first copy: any copy
+        // is a member of the story, and most articles are in none.
+        if best.is_none()
+            && let Ok(segments) = self.segments.read()
+        {
+            'segments: for seg in segments.iter() {
                 for &band in &bands {
                     let term = Term::from_field_u64(self.bands, band);
                     let Ok(Some(mut postings)) =
@@ -144,10 +179,13 @@ impl Clusterer {
                             if let (Some(other), Some(cluster)) =
                                 (seg.compact(doc), seg.cluster.first(doc))
                             {
-                                consider(compact.similarity(&other), cluster);
+                                consider(&mut best, compact.similarity(&other), cluster);
                             }
                         }
                         doc = postings.advance();
+                    }
+                    if best.is_some() {
+                        break 'segments;
                     }
                 }
             }
@@ -155,17 +193,12 @@ impl Clusterer {
         let Ok(mut pending) = self.pending.lock() else {
             return best.map_or(own, |(_, c)| c);
         };
-        let mut previous = [NONE; BANDS];
-        for (b, band) in bands.iter().enumerate() {
-            let mut next = pending.by_band.get(band).copied().unwrap_or(NONE);
-            previous[b] = next;
-            for _ in 0..CANDIDATES_PER_BAND {
-                let Some(doc) = pending.entries.get(next as usize) else {
-                    break;
-                };
-                consider(compact.similarity(&doc.compact), doc.cluster);
-                next = doc.previous[b];
-            }
+        // Copies added by other workers while the lock was released.
+        let mut previous = previous;
+        if best.is_none() {
+            previous = pending.candidates(&bands, |doc| {
+                consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
+            });
         }
         let cluster = best.map_or(own, |(_, c)| c);
         let Ok(i) = u32::try_from(pending.entries.len()) else {
