@@ -500,13 +500,15 @@ fn open_writer(index: &Index, opts: &IngestOptions) -> Result<IndexWriter> {
 /// memory whatever the size of the archive.
 const MAX_MERGED_DOCS: u32 = 100_000;
 
-/// Merges the smallest segments in groups of at least `min_segments`,
-/// each group holding at most [`MAX_MERGED_DOCS`] live documents. tantivy's
-/// default log policy can merge everything into one huge segment, which
-/// makes memory grow with the archive; this one keeps merges bounded while
-/// still leaving an archive of a million articles in a few dozen segments.
-/// Segments that lost a third of their documents to updates are merged
-/// again to reclaim the space.
+/// tantivy's log merge policy with a cap: segments are grouped in levels of
+/// similar size (as `LogMergePolicy` does), a level with at least
+/// `min_segments` segments is merged in groups of at most
+/// [`MAX_MERGED_DOCS`] live documents, and segments past half the cap are
+/// left alone. Levels keep a cron run that changed 1% of an archive from
+/// rewriting its big segments; the cap keeps a merge's memory bounded
+/// whatever the size of the archive, which tantivy's default (merging up to
+/// ten million documents) does not. A segment that lost a third of its
+/// documents to updates is merged again to reclaim the space.
 #[derive(Debug)]
 struct BoundedMergePolicy {
     min_segments: usize,
@@ -523,38 +525,53 @@ impl tantivy::indexer::MergePolicy for BoundedMergePolicy {
         &self,
         segments: &[tantivy::index::SegmentMeta],
     ) -> Vec<tantivy::indexer::MergeCandidate> {
-        let wasteful = |s: &tantivy::index::SegmentMeta| s.num_deleted_docs() * 3 > s.max_doc();
-        let mut small: Vec<&tantivy::index::SegmentMeta> = segments
+        use tantivy::index::SegmentMeta;
+        // Sizes within a factor 2^0.75 are one level (tantivy's default);
+        // all below 1,000 documents, what a small cron run adds, are one.
+        const LEVEL_LOG_SIZE: f64 = 0.75;
+        const MIN_LAYER_SIZE: u32 = 1_000;
+        let wasteful = |s: &SegmentMeta| s.num_deleted_docs() * 3 > s.max_doc();
+        let mut small: Vec<&SegmentMeta> = segments
             .iter()
             .filter(|s| s.num_docs() < MAX_MERGED_DOCS / 2 || wasteful(s))
             .collect();
-        small.sort_by_key(|s| s.num_docs());
-        let mut candidates = Vec::new();
-        let mut group = Vec::new();
-        let mut docs = 0;
+        small.sort_by_key(|s| std::cmp::Reverse(s.num_docs()));
+        let log_size = |s: &SegmentMeta| f64::from(s.num_docs().max(MIN_LAYER_SIZE)).log2();
+        let mut levels: Vec<Vec<&SegmentMeta>> = Vec::new();
+        let mut level_top = f64::MAX;
         for s in small {
-            if docs + s.num_docs() > MAX_MERGED_DOCS {
-                if group.len() >= self.min_segments
-                    || group
-                        .iter()
-                        .any(|g: &&tantivy::index::SegmentMeta| wasteful(g))
-                {
-                    candidates.push(tantivy::indexer::MergeCandidate(
-                        group.iter().map(|g| g.id()).collect(),
-                    ));
-                }
-                group.clear();
-                docs = 0;
+            if log_size(s) < level_top - LEVEL_LOG_SIZE || levels.is_empty() {
+                level_top = log_size(s);
+                levels.push(Vec::new());
             }
-            docs += s.num_docs();
-            group.push(s);
+            if let Some(level) = levels.last_mut() {
+                level.push(s);
+            }
         }
-        if group.len() >= self.min_segments {
-            candidates.push(tantivy::indexer::MergeCandidate(
-                group.iter().map(|g| g.id()).collect(),
-            ));
+        let mut candidates = Vec::new();
+        for level in levels {
+            if level.len() < self.min_segments && !level.iter().any(|s| wasteful(s)) {
+                continue;
+            }
+            let mut group: Vec<&SegmentMeta> = Vec::new();
+            let mut docs = 0;
+            for s in level.into_iter().rev() {
+                if docs + s.num_docs() > MAX_MERGED_DOCS && !group.is_empty() {
+                    candidates.push(group.iter().map(|g| g.id()).collect());
+                    group.clear();
+                    docs = 0;
+                }
+                docs += s.num_docs();
+                group.push(s);
+            }
+            if group.len() >= 2 || group.iter().any(|s| wasteful(s)) {
+                candidates.push(group.iter().map(|g| g.id()).collect());
+            }
         }
         candidates
+            .into_iter()
+            .map(tantivy::indexer::MergeCandidate)
+            .collect()
     }
 }
 
