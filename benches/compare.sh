@@ -15,7 +15,8 @@
 #   corpus-xK.txt   a header line (machine, date, git revision), then the harness's table
 #   corpus-xK.json  the harness's full JSON (per-query latencies, hit counts, versions)
 #   corpus-xK.log   the harness's progress log (stderr)
-# Environment: SHARED (default ../shared next to the repo), PYTHON (default python3).
+# Environment: SHARED (default ../shared next to the repo), PYTHON (default python3),
+# BENCH_WORKDIR (keep the harness's scratch folders, indexes and scaled corpus there).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -69,7 +70,9 @@ run() {
         echo "# $python $bench_py --corpus $corpus --scale $scale --runs $runs --index-runs $index_runs --threads $threads"
         "$python" "$bench_py" --corpus "$corpus" --queries "$queries" --out "$out/$name.json" \
             --peers tantivy-cli,sqlite,xapian,rg,newsidx --scale "$scale" --runs "$runs" \
-            --index-runs "$index_runs" --threads "$threads" 2> >(tee "$out/$name.log" >&2)
+            --index-runs "$index_runs" --threads "$threads" \
+            ${BENCH_WORKDIR:+--workdir "$BENCH_WORKDIR/x$scale" --keep} \
+            2> >(tee "$out/$name.log" >&2)
     } > "$out/$name.txt"
     cat "$out/$name.txt"
 }
