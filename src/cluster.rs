@@ -135,8 +135,10 @@ impl Clusterer {
         Ok(())
     }
 
-    /// The cluster of a new article: the cluster of its most similar
-    /// earlier copy at or above the threshold, else `own` (a new story).
+    /// The cluster of a new article: the cluster of the most similar earlier
+    /// copy at or above the threshold among those looked at (the batch not
+    /// yet committed, then committed segments until one is found), else
+    /// `own` (a new story).
     /// Callers must not commit while this runs: a commit between the two
     /// lookups could hide a copy from both.
     pub fn assign(&self, sketch: &Sketch, own: u64) -> u64 {
@@ -154,7 +156,7 @@ impl Clusterer {
         let Ok(pending) = self.pending.lock() else {
             return own;
         };
-        let previous = pending.candidates(&bands, |doc| {
+        pending.candidates(&bands, |doc| {
             consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
         });
         drop(pending);
@@ -193,13 +195,11 @@ impl Clusterer {
         let Ok(mut pending) = self.pending.lock() else {
             return best.map_or(own, |(_, c)| c);
         };
-        // Copies added by other workers while the lock was released.
-        let mut previous = previous;
-        if best.is_none() {
-            previous = pending.candidates(&bands, |doc| {
-                consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
-            });
-        }
+        // Again: other workers may have added copies while the lock was
+        // released, and the new entry must link to the current chains.
+        let previous = pending.candidates(&bands, |doc| {
+            consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
+        });
         let cluster = best.map_or(own, |(_, c)| c);
         let Ok(i) = u32::try_from(pending.entries.len()) else {
             return cluster;

@@ -38,5 +38,11 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    let _ = a.signature();
+    // Sketching (MinHash, LSH bands) must not panic on anything parsed.
+    if let Some(sketch) = newsidx::sketch::Sketch::of(&a) {
+        let _ = sketch.bands();
+        let c = sketch.compact();
+        assert_eq!(newsidx::sketch::Compact::from_words(c.to_words()), Some(c));
+        assert_eq!(c.similarity(&c), 1.0);
+    }
 });
