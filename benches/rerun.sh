@@ -5,8 +5,8 @@
 #   benches/rerun.sh FOLDER [--runs N] [--threads N]
 #
 # FOLDER is copied once to a scratch folder (hard links are not enough: files are
-# modified). Each re-run figure is the median of N runs (default 3); each 1% round appends
-# a line to a different 1% of the files. Prints wall seconds and the ratios to the full
+# modified). Each figure is the median of N runs (default 3): full ingests into a fresh
+# index, then re-runs; each 1% round appends a line to a different 1% of the files. Prints wall seconds and the ratios to the full
 # ingest. Environment: NEWSIDX_BIN (default target/release/newsidx, built first).
 set -euo pipefail
 
@@ -35,12 +35,13 @@ find "$work/a" -name '*.txt' | sort > "$work/files"
 total=$(wc -l < "$work/files")
 echo "# rerun.sh: $folder, $total files, $runs runs, $threads threads, $(date -u +%FT%TZ), newsidx $(git -C "$root" rev-parse --short HEAD)"
 
-# secs CMD...: wall seconds of one run (output discarded)
+# secs CMD: wall seconds of one run of the command line CMD (output discarded), timed in
+# this shell (no extra bash start-up in the figure).
 secs() {
     local t0 t1
-    t0=$(date +%s.%N)
-    "$@" > /dev/null 2>&1 || true
-    t1=$(date +%s.%N)
+    t0=$EPOCHREALTIME
+    eval "$1" > /dev/null 2>&1 || true
+    t1=$EPOCHREALTIME
     echo "$t1 - $t0" | bc -l
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -55,9 +56,9 @@ change() {
 
 measure() { # name full-cmd rerun-cmd
     local name=$1 full=$2 rerun=$3 f n c
-    f=$(secs bash -c "$full")
-    n=$(for i in $(seq "$runs"); do secs bash -c "$rerun"; done | median)
-    c=$(for i in $(seq "$runs"); do change "$((round++))"; secs bash -c "$rerun"; done | median)
+    f=$(for i in $(seq "$runs"); do secs "$full"; done | median)
+    n=$(for i in $(seq "$runs"); do secs "$rerun"; done | median)
+    c=$(for i in $(seq "$runs"); do change "$((round++))"; secs "$rerun"; done | median)
     printf '%-8s full %8.3f s   no change %7.3f s (%5.1f%%)   1%% changed %7.3f s (%5.1f%%)\n' \
         "$name" "$f" "$n" "$(echo "100 * $n / $f" | bc -l)" "$c" "$(echo "100 * $c / $f" | bc -l)"
 }
