@@ -1198,6 +1198,14 @@ fn date_query(field: Field, from: Option<Date>, to: Option<Date>) -> Box<dyn Que
 /// A collected hit: sort key, score, address.
 type Ranked = (i64, Score, DocAddress);
 
+/// The date column a date sort reads; none for relevance.
+fn sort_dates(reader: &SegmentReader, sort: Sort) -> tantivy::Result<Option<Column<DateTime>>> {
+    Ok(match sort {
+        Sort::Relevance => None,
+        _ => Some(reader.fast_fields().date(FieldName::Date.as_str())?),
+    })
+}
+
 /// The sort key of a document: 0 by relevance, else its date.
 fn sort_key(dates: Option<&Column<DateTime>>, sort: Sort, doc: DocId) -> i64 {
     match (dates, sort) {
@@ -1262,10 +1270,7 @@ impl Collector for TopCollector {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<TopSegment> {
-        let dates = match self.sort {
-            Sort::Relevance => None,
-            _ => Some(reader.fast_fields().date(FieldName::Date.as_str())?),
-        };
+        let dates = sort_dates(reader, self.sort)?;
         Ok(TopSegment {
             segment,
             k: self.k,
@@ -1443,10 +1448,7 @@ impl Collector for StoryCollector {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<StorySegment> {
-        let dates = match self.sort {
-            Sort::Relevance => None,
-            _ => Some(reader.fast_fields().date(FieldName::Date.as_str())?),
-        };
+        let dates = sort_dates(reader, self.sort)?;
         Ok(StorySegment {
             segment,
             sort: self.sort,
