@@ -105,10 +105,7 @@ fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Exit> {
     reporter.finish();
     let report = result?;
     if args.json {
-        let mut out = stdout();
-        serde_json::to_writer(&mut out, &report)?;
-        writeln!(out)?;
-        out.flush()?;
+        print_json(&report)?;
     } else if !cli.quiet {
         eprintln!("newsidx: {}", summary_line(&report));
         if args.stats {
@@ -135,6 +132,15 @@ fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// Prints one JSON object as a line on stdout (the `--json` summaries).
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = stdout();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
 }
 
 fn summary_line(r: &IngestReport) -> String {
@@ -298,10 +304,7 @@ fn run_export(cli: &Cli, args: &ExportArgs) -> Result<Exit> {
     reporter.finish();
     let report = result?;
     if args.json {
-        let mut out = stdout();
-        serde_json::to_writer(&mut out, &report)?;
-        writeln!(out)?;
-        out.flush()?;
+        print_json(&report)?;
     } else if !cli.quiet {
         eprintln!(
             "newsidx: exported {} documents ({} deletions) in {} files, {}, to {}; see README.txt there",
@@ -319,59 +322,57 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result<Exit> {
     let schema = cli::load_schema(cli.schema.as_ref())?;
     let dir = cli::index_dir(cli.index.as_ref())?;
     let s = status::status(&dir, &schema)?;
-    let mut out = stdout();
     if args.json {
-        serde_json::to_writer(&mut out, &s)?;
-        writeln!(out)?;
-    } else {
-        writeln!(
-            out,
-            "index:       {}",
-            clean(&s.index.display().to_string())
-        )?;
-        writeln!(
-            out,
-            "documents:   {} in {} segments, {} on disk",
-            s.documents,
-            s.segments,
-            human_bytes(s.size_bytes)
-        )?;
-        match (&s.first_date, &s.last_date) {
-            (Some(a), Some(b)) => writeln!(out, "dates:       {a} to {b} ({} undated)", s.undated)?,
-            _ => writeln!(out, "dates:       none ({} undated)", s.undated)?,
-        }
-        match &s.last_ingest {
-            Some(r) => {
-                let get = |k: &str| r.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-                writeln!(
-                    out,
-                    "last ingest: {}",
-                    status::format_unix_time(get("finished_at"))
-                )?;
-                writeln!(
-                    out,
-                    "             {} added, {} updated, {} deleted, {} unchanged, {} skipped",
-                    get("added"),
-                    get("updated"),
-                    get("deleted"),
-                    get("unchanged"),
-                    get("skipped")
-                )?;
-            }
-            None => writeln!(out, "last ingest: none recorded")?,
-        }
-        if let Some(c) = s.last_commit.as_ref().filter(|c| !c.finished) {
+        return print_json(&s).map(|()| Exit::Success);
+    }
+    let mut out = stdout();
+    writeln!(
+        out,
+        "index:       {}",
+        clean(&s.index.display().to_string())
+    )?;
+    writeln!(
+        out,
+        "documents:   {} in {} segments, {} on disk",
+        s.documents,
+        s.segments,
+        human_bytes(s.size_bytes)
+    )?;
+    match (&s.first_date, &s.last_date) {
+        (Some(a), Some(b)) => writeln!(out, "dates:       {a} to {b} ({} undated)", s.undated)?,
+        _ => writeln!(out, "dates:       none ({} undated)", s.undated)?,
+    }
+    match &s.last_ingest {
+        Some(r) => {
+            let get = |k: &str| r.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
             writeln!(
                 out,
-                "warning:     the last commit ({}) was an intermediate one: that ingest was interrupted or is running",
-                status::format_unix_time(c.committed_at)
+                "last ingest: {}",
+                status::format_unix_time(get("finished_at"))
+            )?;
+            writeln!(
+                out,
+                "             {} added, {} updated, {} deleted, {} unchanged, {} skipped",
+                get("added"),
+                get("updated"),
+                get("deleted"),
+                get("unchanged"),
+                get("skipped")
             )?;
         }
-        match (s.ingest_running, s.ingest_pid) {
-            (true, Some(pid)) => writeln!(out, "ingest:      running (pid {pid})")?,
-            (true, None) => writeln!(out, "ingest:      running")?,
-            (false, _) => writeln!(out, "ingest:      not running")?,
-        }
+        None => writeln!(out, "last ingest: none recorded")?,
+    }
+    if let Some(c) = s.last_commit.as_ref().filter(|c| !c.finished) {
+        writeln!(
+            out,
+            "warning:     the last commit ({}) was an intermediate one: that ingest was interrupted or is running",
+            status::format_unix_time(c.committed_at)
+        )?;
+    }
+    match (s.ingest_running, s.ingest_pid) {
+        (true, Some(pid)) => writeln!(out, "ingest:      running (pid {pid})")?,
+        (true, None) => writeln!(out, "ingest:      running")?,
+        (false, _) => writeln!(out, "ingest:      not running")?,
     }
     out.flush()?;
     Ok(Exit::Success)

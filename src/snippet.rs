@@ -556,27 +556,26 @@ mod tests {
 
     #[test]
     fn title_fragment_only_when_it_adds_something() {
-        let h = Highlighter::new(vec![rule(terms(&["oil"])), rule(terms(&["opec"]))]);
         let title = "OIL PRICES RISE AS OPEC MEETS";
         let body = "Crude oil rose on Monday.";
-        let source = |field, text: &'static str| Source {
-            field,
-            text,
-            spans: h.spans(field, &tokens(text)),
-            weight: 1,
+        let sources = |h: &Highlighter| {
+            ["body", "title"].map(|field| {
+                let text = if field == "body" { body } else { title };
+                Source {
+                    field,
+                    text,
+                    spans: h.spans(field, &tokens(text)),
+                    weight: 1,
+                }
+            })
         };
-        let frags = fragments(&[source("body", body), source("title", title)], 2, 100);
+        let h = Highlighter::new(vec![rule(terms(&["oil"])), rule(terms(&["opec"]))]);
+        let frags = fragments(&sources(&h), 2, 100);
         let mut fields: Vec<&str> = frags.iter().map(|f| f.field.as_str()).collect();
         fields.sort();
         assert_eq!(fields, vec!["body", "title"]);
         let h = Highlighter::new(vec![rule(terms(&["oil"]))]);
-        let source = |field, text: &'static str| Source {
-            field,
-            text,
-            spans: h.spans(field, &tokens(text)),
-            weight: 1,
-        };
-        let frags = fragments(&[source("body", body), source("title", title)], 2, 100);
+        let frags = fragments(&sources(&h), 2, 100);
         assert_eq!(
             frags.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
             vec!["body"]
