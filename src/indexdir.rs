@@ -334,6 +334,9 @@ pub(crate) fn create_index(
 /// `.tantivy-meta.lock` even to read, to keep the garbage collector from
 /// deleting files mid-open; without write access that lock is skipped and
 /// [`IndexDir::open_for_search`] retries an open that loses that race.
+/// tantivy's list of the files it manages, in each index generation.
+const MANAGED_FILE: &str = ".managed.json";
+
 #[derive(Debug, Clone)]
 struct NewsDirectory {
     inner: MmapDirectory,
@@ -370,7 +373,14 @@ impl Directory for NewsDirectory {
     }
 
     fn atomic_read(&self, path: &Path) -> std::result::Result<Vec<u8>, OpenReadError> {
-        self.inner.atomic_read(path)
+        let data = self.inner.atomic_read(path)?;
+        // See `atomic_write`: a list torn by a power cut reads as no list.
+        if path == Path::new(MANAGED_FILE)
+            && serde_json::from_slice::<std::collections::HashSet<PathBuf>>(&data).is_err()
+        {
+            return Err(OpenReadError::FileDoesNotExist(path.to_owned()));
+        }
+        Ok(data)
     }
 
     fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
@@ -388,7 +398,16 @@ impl Directory for NewsDirectory {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_data()?;
+        // tantivy rewrites its list of managed files each time it creates
+        // one, a dozen times in a small commit; syncing each cost a cron
+        // re-run of 1% of the corpus about a sixth of its time. The list
+        // only tells tantivy's garbage collector which files it may delete:
+        // after a power cut an old list leaves files uncollected, never a
+        // committed one lost (`meta.json` is still synced), and a torn list
+        // reads as none (see `atomic_read`).
+        if path != Path::new(MANAGED_FILE) {
+            f.sync_data()?;
+        }
         fs::rename(&tmp, &target)
     }
 
@@ -664,6 +683,29 @@ mod tests {
         assert_eq!(dir.current().unwrap(), Some(second));
         assert!(!tmp.path().join(first.dir_name()).exists());
         assert!(dir.open_for_search(&schema).is_ok());
+    }
+
+    #[test]
+    fn a_torn_list_of_managed_files_reads_as_none() {
+        use tantivy::schema::{STORED, STRING, Schema};
+        let tmp = tempfile::tempdir().unwrap();
+        let mut sb = Schema::builder();
+        let path = sb.add_text_field("path", STRING | STORED);
+        let index = create_index(tmp.path(), sb.build(), IndexSettings::default()).unwrap();
+        let mut writer: tantivy::IndexWriter =
+            index.writer_with_num_threads(1, 15_000_000).unwrap();
+        writer.add_document(tantivy::doc!(path => "a.txt")).unwrap();
+        writer.commit().unwrap();
+        drop(writer);
+        let managed = tmp.path().join(MANAGED_FILE);
+        let list = fs::read(&managed).unwrap();
+        assert!(serde_json::from_slice::<Vec<String>>(&list).unwrap().len() > 1);
+        for torn in [&b""[..], &list[..list.len() / 2], b"\0\0\0"] {
+            fs::write(&managed, torn).unwrap();
+            let index = open_index(tmp.path(), tmp.path()).unwrap();
+            let reader = index.reader().unwrap();
+            assert_eq!(reader.searcher().num_docs(), 1);
+        }
     }
 
     #[test]
