@@ -51,8 +51,30 @@ struct SegmentView {
 /// previous one with the same key in that band.
 #[derive(Default)]
 struct Pending {
-    by_band: HashMap<u64, u32>,
+    by_band: HashMap<u64, u32, IdBuildHasher>,
     entries: Vec<PendingDoc>,
+}
+
+/// Hashing for maps keyed by cluster ids or band keys, which are hashes
+/// already: one multiplication spreads them over the bits the map uses,
+/// at a fraction of the default hasher's cost.
+pub(crate) type IdBuildHasher = std::hash::BuildHasherDefault<IdHasher>;
+
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 struct PendingDoc {
@@ -65,15 +87,21 @@ const NONE: u32 = u32::MAX;
 
 impl Pending {
     /// Calls `f` on the latest entries sharing a band with `bands`, at most
-    /// [`CANDIDATES_PER_BAND`] per band; returns the heads of the bands'
+    /// [`CANDIDATES_PER_BAND`] per band, skipping entries older than
+    /// `since` (already looked at); returns the heads of the bands'
     /// chains, which a new entry links to.
-    fn candidates(&self, bands: &[u64; BANDS], mut f: impl FnMut(&PendingDoc)) -> [u32; BANDS] {
+    fn candidates(
+        &self,
+        bands: &[u64; BANDS],
+        since: u32,
+        mut f: impl FnMut(&PendingDoc),
+    ) -> [u32; BANDS] {
         let mut heads = [NONE; BANDS];
         for (b, band) in bands.iter().enumerate() {
             let mut next = self.by_band.get(band).copied().unwrap_or(NONE);
             heads[b] = next;
             for _ in 0..CANDIDATES_PER_BAND {
-                let Some(doc) = self.entries.get(next as usize) else {
+                let Some(doc) = self.entries.get(next as usize).filter(|_| next >= since) else {
                     break;
                 };
                 f(doc);
@@ -156,9 +184,10 @@ impl Clusterer {
         let Ok(pending) = self.pending.lock() else {
             return own;
         };
-        pending.candidates(&bands, |doc| {
+        pending.candidates(&bands, 0, |doc| {
             consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
         });
+        let looked_at = u32::try_from(pending.entries.len()).unwrap_or(NONE);
         drop(pending);
         // Then the committed segments, stopping at the first copy: any copy
         // is a member of the story, and most articles are in none.
@@ -195,9 +224,9 @@ impl Clusterer {
         let Ok(mut pending) = self.pending.lock() else {
             return best.map_or(own, |(_, c)| c);
         };
-        // Again: other workers may have added copies while the lock was
+        // Again for entries other workers added while the lock was
         // released, and the new entry must link to the current chains.
-        let previous = pending.candidates(&bands, |doc| {
+        let previous = pending.candidates(&bands, looked_at, |doc| {
             consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
         });
         let cluster = best.map_or(own, |(_, c)| c);

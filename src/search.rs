@@ -1411,25 +1411,7 @@ struct StoryCollector {
     sort: Sort,
 }
 
-type StoryMap = HashMap<u64, Story, std::hash::BuildHasherDefault<IdHasher>>;
-
-/// A hasher for keys that are already uniformly random.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
+type StoryMap = HashMap<u64, Story, crate::cluster::IdBuildHasher>;
 
 struct StorySegment {
     segment: SegmentOrdinal,
