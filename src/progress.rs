@@ -12,6 +12,9 @@ use newsidx::snippet::clean;
 /// Renders the library's progress events on stderr.
 pub struct Reporter {
     bar: ProgressBar,
+    /// Whether the bar is drawn. A hidden bar still takes the time on
+    /// every update, a cost a cron re-run would pay once per file.
+    shown: bool,
     verbose: bool,
 }
 
@@ -19,7 +22,8 @@ impl Reporter {
     /// A bar when stderr is a terminal and not `quiet`; a silent
     /// reporter that still prints warnings otherwise.
     pub fn new(quiet: bool, verbose: bool) -> Reporter {
-        let bar = if quiet || !std::io::stderr().is_terminal() {
+        let shown = !quiet && std::io::stderr().is_terminal();
+        let bar = if !shown {
             ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
         } else {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
@@ -32,12 +36,16 @@ impl Reporter {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         };
-        Reporter { bar, verbose }
+        Reporter {
+            bar,
+            shown,
+            verbose,
+        }
     }
 
     /// Prints a line to stderr without tearing the bar.
     pub fn eprintln(&self, line: &str) {
-        if self.bar.is_hidden() {
+        if !self.shown {
             eprintln!("{line}");
         } else {
             self.bar.println(line);
@@ -60,7 +68,9 @@ impl Progress for Reporter {
     }
 
     fn file_done(&self, _bytes: u64) {
-        self.bar.inc(1);
+        if self.shown {
+            self.bar.inc(1);
+        }
     }
 
     fn notice(&self, notice: &Notice) {
