@@ -5,7 +5,10 @@
 #   benches/ab_ingest.sh OLD_BIN NEW_BIN FOLDER [ROUNDS]
 #
 # Prints wall, user and system seconds and peak RSS per run (GNU time), the index size,
-# and the medians per build.
+# and the medians per build. OLD_ARGS and NEW_ARGS add ingest arguments per side, e.g.
+# the cost of clustering with one build (a schema with `[dedup] enabled = false`):
+#   sed 's/^enabled = true/enabled = false/' index-schema/newsidx.toml > /tmp/off.toml
+#   OLD_ARGS="--schema /tmp/off.toml" benches/ab_ingest.sh BIN BIN FOLDER
 set -euo pipefail
 old=${1:?usage: ab_ingest.sh OLD_BIN NEW_BIN FOLDER [ROUNDS]}
 new=${2:?}
@@ -15,10 +18,12 @@ work=$(mktemp -d /tmp/newsidx-ab.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 for _ in $(seq "$rounds"); do
     for v in old new; do
-        bin=$old; [ "$v" = new ] && bin=$new
+        bin=$old args=${OLD_ARGS:-}
+        [ "$v" = new ] && bin=$new args=${NEW_ARGS:-}
         rm -rf "$work/$v"
+        # shellcheck disable=SC2086 # the extra arguments are meant to split
         /usr/bin/time -f "$v wall %e user %U sys %S rss_kb %M" "$bin" ingest "$folder" \
-            --index "$work/$v" -q 2>&1 | grep -v warning || true
+            --index "$work/$v" -q $args 2>&1 | grep -v warning || true
         echo "$v index_mb $(du -sm "$work/$v" | cut -f1)"
     done
 done | tee "$work/log"

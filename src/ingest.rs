@@ -1164,7 +1164,11 @@ impl Run<'_> {
         add_ns(&self.counters.parse_ns, t_parse);
 
         let t_cluster = Instant::now();
-        let sketch = Sketch::of(&article);
+        let sketch = opts
+            .schema
+            .dedup_enabled
+            .then(|| Sketch::of(&article))
+            .flatten();
         add_ns(&self.counters.cluster_ns, t_cluster);
 
         let t_index = Instant::now();

@@ -376,6 +376,30 @@ fn dups_lists_clusters_largest_first() {
     none.run(&["dups"]).expect_code(1);
 }
 
+#[test]
+fn clustering_can_be_switched_off() {
+    let env = TestEnv::new();
+    let mut rng = Rng::new(17);
+    let text = render(&story(&mut rng, 4), "x.");
+    env.write("a/one.txt", &text);
+    env.write("a/two.txt", &text);
+    let schema = fs::read_to_string(repo().join("index-schema/newsidx.toml")).unwrap();
+    assert!(schema.contains("\nenabled = true\n"));
+    env.write(
+        "off.toml",
+        schema.replace("\nenabled = true\n", "\nenabled = false\n"),
+    );
+    let off = env.path("off.toml");
+    let off = off.to_str().unwrap();
+    env.run(&["ingest", "a", "--schema", off]).expect_code(0);
+    env.run(&["dups", "--schema", off]).expect_code(1);
+    assert!(clusters(&env).is_empty());
+    // Switched back on, a full rebuild clusters the copies again.
+    env.run(&["ingest", "a", "--full"]).expect_code(0);
+    let together = clusters(&env);
+    assert_eq!(together["a/one.txt"], together["a/two.txt"]);
+}
+
 /// Words of a body the way the issue measures copies: split at ASCII
 /// punctuation and spaces, ASCII-lower-cased.
 fn body_shingles(bytes: &[u8]) -> HashSet<Vec<String>> {
