@@ -325,18 +325,21 @@ pub(crate) fn create_index(
     Index::create(NewsDirectory::open(path)?, schema, settings)
 }
 
+/// tantivy's list of the files it manages, in each index generation.
+const MANAGED_FILE: &str = ".managed.json";
+
 /// tantivy's `MmapDirectory` with two changes an archive shared by several
-/// users needs. Atomic writes (`meta.json`, `.managed.json`) create their
-/// file with the process umask like every other index file; tantivy's
+/// users needs, and one for speed. Atomic writes (`meta.json`,
+/// `.managed.json`) create their file with the process umask like every
+/// other index file; tantivy's
 /// temporary files are mode 0600, which makes an index built by a cron user
 /// unreadable to everyone else. And a reader that may not write the
 /// directory can still open the index: tantivy takes the write lock
 /// `.tantivy-meta.lock` even to read, to keep the garbage collector from
 /// deleting files mid-open; without write access that lock is skipped and
 /// [`IndexDir::open_for_search`] retries an open that loses that race.
-/// tantivy's list of the files it manages, in each index generation.
-const MANAGED_FILE: &str = ".managed.json";
-
+/// Also, tantivy's list of managed files is written without a sync (see
+/// `atomic_write`).
 #[derive(Debug, Clone)]
 struct NewsDirectory {
     inner: MmapDirectory,

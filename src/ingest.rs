@@ -640,7 +640,8 @@ fn commit(
 }
 
 /// What the index holds before the run: one entry per document, sorted by
-/// the hash of its path, so a million documents take 40 bytes each.
+/// the hash of its path, so a million documents take 40 bytes each (and
+/// at most 4 more for the bucket directory).
 struct Known {
     /// Sorted by `path_hash`.
     entries: Vec<KnownDoc>,
