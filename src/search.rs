@@ -279,15 +279,51 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
     };
     let engine = |e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e);
     let (groups, total, facet_counts, stories) = if opts.collapse {
-        let (collapsed, total, facet_counts) = searcher
+        let ((top, counts), total, facet_counts) = searcher
             .search(
                 query.as_ref(),
-                &(StoryCollector { sort: opts.sort }, Count, facets),
+                &(StoryCollector { sort: opts.sort, k }, Count, facets),
             )
             .map_err(engine)?;
-        let stories = collapsed.len() as u64;
+        let stories = counts.len() as u64;
+        // A second pass gathers the copies of the few stories shown, when
+        // any has copies among the matches.
+        let mut top: StoryMap = top
+            .into_iter()
+            .map(|(cluster, best)| {
+                let count = counts.get(&cluster).map_or(1, |&n| u64::from(n));
+                (
+                    cluster,
+                    Story {
+                        best,
+                        count,
+                        members: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        if top.values().any(|s| s.count > 1) {
+            let members = searcher
+                .search(
+                    query.as_ref(),
+                    &MemberCollector {
+                        sort: opts.sort,
+                        wanted: top.keys().copied().collect(),
+                    },
+                )
+                .map_err(engine)?;
+            for (cluster, copies) in members {
+                if let Some(story) = top.get_mut(&cluster) {
+                    for r in copies {
+                        if r.2 != story.best.2 {
+                            add_member(story, r);
+                        }
+                    }
+                }
+            }
+        }
         (
-            top_stories(searcher, collapsed, k)?,
+            top_stories(searcher, top, k)?,
             total,
             facet_counts,
             Some(stories),
@@ -1404,25 +1440,101 @@ struct Story {
     members: Vec<Ranked>,
 }
 
-/// Groups every matching document by cluster: the exact number of stories
-/// needs them all. Cluster ids are random 64-bit values, so they hash as
-/// they are.
+/// The first pass of a collapsed search: the best `k` stories, each by its
+/// best-ranked copy, and the number of matching copies of every story (the
+/// exact number of stories needs them all). Only the counts grow with the
+/// matches, at a dozen bytes per story; the copies of the stories shown are
+/// gathered by a second pass ([`MemberCollector`]), so that a query
+/// matching most of a million-article archive stays fast and small.
 struct StoryCollector {
     sort: Sort,
+    k: usize,
 }
 
 type StoryMap = HashMap<u64, Story, crate::cluster::IdBuildHasher>;
+type BestMap = HashMap<u64, Ranked, crate::cluster::IdBuildHasher>;
+type CountMap = HashMap<u64, u32, crate::cluster::IdBuildHasher>;
+
+/// Orders ranked documents best first, ties by address: the order in which
+/// stories are kept and their best copies chosen.
+fn by_rank_then_address(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+    rank_order(a, b).then(a.2.cmp(&b.2))
+}
+
+/// The `k` best stories seen so far, by their best copy. Holds at most
+/// `2k`; when full, keeps the best `k` and from then on ignores documents
+/// ranked below the `k`-th, since a story whose best copy ranks there
+/// cannot be among the first `k`.
+struct TopStories {
+    k: usize,
+    best: BestMap,
+    floor: Option<Ranked>,
+}
+
+impl TopStories {
+    fn new(k: usize) -> TopStories {
+        TopStories {
+            k: k.max(1),
+            best: BestMap::default(),
+            floor: None,
+        }
+    }
+
+    fn offer(&mut self, cluster: u64, r: Ranked) {
+        if let Some(b) = self.best.get_mut(&cluster) {
+            if by_rank_then_address(&r, b).is_lt() {
+                *b = r;
+            }
+            return;
+        }
+        if self
+            .floor
+            .is_some_and(|f| by_rank_then_address(&r, &f).is_gt())
+        {
+            return;
+        }
+        self.best.insert(cluster, r);
+        if self.best.len() >= 2 * self.k {
+            let mut all: Vec<(u64, Ranked)> = self.best.drain().collect();
+            all.select_nth_unstable_by(self.k - 1, |a, b| by_rank_then_address(&a.1, &b.1));
+            all.truncate(self.k);
+            self.floor = all.iter().map(|(_, r)| *r).max_by(by_rank_then_address);
+            self.best.extend(all);
+        }
+    }
+
+    fn into_best(mut self) -> BestMap {
+        if self.best.len() > self.k {
+            let mut all: Vec<(u64, Ranked)> = self.best.drain().collect();
+            all.select_nth_unstable_by(self.k - 1, |a, b| by_rank_then_address(&a.1, &b.1));
+            all.truncate(self.k);
+            self.best.extend(all);
+        }
+        self.best
+    }
+}
 
 struct StorySegment {
     segment: SegmentOrdinal,
     sort: Sort,
     dates: Option<Column<DateTime>>,
     clusters: Column<u64>,
-    stories: StoryMap,
+    top: TopStories,
+    counts: CountMap,
+}
+
+impl StorySegment {
+    /// The story of a document; one without a cluster (none is) stands
+    /// alone.
+    fn cluster(clusters: &Column<u64>, segment: SegmentOrdinal, doc: DocId) -> u64 {
+        clusters
+            .first(doc)
+            .unwrap_or(u64::from(doc) ^ u64::from(segment) << 32)
+    }
 }
 
 impl Collector for StoryCollector {
-    type Fruit = StoryMap;
+    type Fruit = (BestMap, CountMap);
     type Child = StorySegment;
 
     fn for_segment(
@@ -1436,7 +1548,8 @@ impl Collector for StoryCollector {
             sort: self.sort,
             dates,
             clusters: reader.fast_fields().u64(FieldName::Cluster.as_str())?,
-            stories: StoryMap::default(),
+            top: TopStories::new(self.k),
+            counts: CountMap::default(),
         })
     }
 
@@ -1444,69 +1557,125 @@ impl Collector for StoryCollector {
         true
     }
 
-    fn merge_fruits(&self, fruits: Vec<StoryMap>) -> tantivy::Result<StoryMap> {
-        let mut fruits = fruits.into_iter();
-        let mut all = fruits.next().unwrap_or_default();
-        for map in fruits {
-            for (cluster, story) in map {
-                match all.entry(cluster) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(story);
-                    }
-                    std::collections::hash_map::Entry::Occupied(mut o) => {
-                        let into = o.get_mut();
-                        into.count += story.count;
-                        add_member(into, story.best);
-                        for m in story.members {
-                            add_member(into, m);
-                        }
-                    }
+    fn merge_fruits(
+        &self,
+        fruits: Vec<(BestMap, CountMap)>,
+    ) -> tantivy::Result<(BestMap, CountMap)> {
+        // A story among the best k overall is among the best k of the
+        // segment holding its best copy, so the segments' tops suffice.
+        let mut top = TopStories::new(self.k);
+        let mut counts = CountMap::default();
+        for (best, c) in fruits {
+            for (cluster, r) in best {
+                top.offer(cluster, r);
+            }
+            if counts.is_empty() {
+                counts = c;
+            } else {
+                for (cluster, n) in c {
+                    *counts.entry(cluster).or_default() += n;
                 }
+            }
+        }
+        Ok((top.into_best(), counts))
+    }
+}
+
+impl SegmentCollector for StorySegment {
+    type Fruit = (BestMap, CountMap);
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let key = sort_key(self.dates.as_ref(), self.sort, doc);
+        let r = (key, score, DocAddress::new(self.segment, doc));
+        let cluster = StorySegment::cluster(&self.clusters, self.segment, doc);
+        *self.counts.entry(cluster).or_default() += 1;
+        self.top.offer(cluster, r);
+    }
+
+    fn harvest(self) -> (BestMap, CountMap) {
+        (self.top.into_best(), self.counts)
+    }
+}
+
+/// The second pass of a collapsed search: every matching copy of the
+/// stories in `wanted`.
+struct MemberCollector {
+    sort: Sort,
+    wanted: std::collections::HashSet<u64, crate::cluster::IdBuildHasher>,
+}
+
+type MemberMap = HashMap<u64, Vec<Ranked>, crate::cluster::IdBuildHasher>;
+
+struct MemberSegment {
+    segment: SegmentOrdinal,
+    sort: Sort,
+    dates: Option<Column<DateTime>>,
+    clusters: Column<u64>,
+    wanted: std::collections::HashSet<u64, crate::cluster::IdBuildHasher>,
+    members: MemberMap,
+}
+
+impl Collector for MemberCollector {
+    type Fruit = MemberMap;
+    type Child = MemberSegment;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<MemberSegment> {
+        Ok(MemberSegment {
+            segment,
+            sort: self.sort,
+            dates: sort_dates(reader, self.sort)?,
+            clusters: reader.fast_fields().u64(FieldName::Cluster.as_str())?,
+            wanted: self.wanted.clone(),
+            members: MemberMap::default(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<MemberMap>) -> tantivy::Result<MemberMap> {
+        let mut all = MemberMap::default();
+        for map in fruits {
+            for (cluster, mut v) in map {
+                all.entry(cluster).or_default().append(&mut v);
             }
         }
         Ok(all)
     }
 }
 
+impl SegmentCollector for MemberSegment {
+    type Fruit = MemberMap;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let cluster = StorySegment::cluster(&self.clusters, self.segment, doc);
+        if self.wanted.contains(&cluster) {
+            let key = sort_key(self.dates.as_ref(), self.sort, doc);
+            self.members.entry(cluster).or_default().push((
+                key,
+                score,
+                DocAddress::new(self.segment, doc),
+            ));
+        }
+    }
+
+    fn harvest(self) -> MemberMap {
+        self.members
+    }
+}
+
 /// Adds a copy to a story, keeping the best one as `best`.
 fn add_member(story: &mut Story, mut r: Ranked) {
-    if rank_order(&r, &story.best).then(r.2.cmp(&story.best.2)) == std::cmp::Ordering::Less {
+    if by_rank_then_address(&r, &story.best).is_lt() {
         std::mem::swap(&mut r, &mut story.best);
     }
     if story.members.len() < MAX_MEMBERS {
         story.members.push(r);
-    }
-}
-
-impl SegmentCollector for StorySegment {
-    type Fruit = StoryMap;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        let key = sort_key(self.dates.as_ref(), self.sort, doc);
-        let r = (key, score, DocAddress::new(self.segment, doc));
-        // A document without a cluster (none is) stands alone.
-        let cluster = self
-            .clusters
-            .first(doc)
-            .unwrap_or(u64::from(doc) ^ u64::from(self.segment) << 32);
-        match self.stories.entry(cluster) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Story {
-                    best: r,
-                    count: 1,
-                    members: Vec::new(),
-                });
-            }
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                let story = o.get_mut();
-                story.count += 1;
-                add_member(story, r);
-            }
-        }
-    }
-
-    fn harvest(self) -> StoryMap {
-        self.stories
     }
 }
 
@@ -1517,7 +1686,7 @@ impl SegmentCollector for StorySegment {
 fn top_stories(searcher: &tantivy::Searcher, stories: StoryMap, k: usize) -> Result<Vec<Story>> {
     let mut stories: Vec<Story> = stories.into_values().collect();
     let mut paths = PathReader::new(searcher);
-    let by_rank = |a: &Story, b: &Story| rank_order(&a.best, &b.best).then(a.best.2.cmp(&b.best.2));
+    let by_rank = |a: &Story, b: &Story| by_rank_then_address(&a.best, &b.best);
     if stories.len() > k {
         stories.select_nth_unstable_by(k, by_rank);
         stories.truncate(k);
@@ -1712,6 +1881,42 @@ impl SegmentCollector for FacetSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streaming_top_stories_match_grouping_everything() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (docs, clusters, k) in [(1, 1, 1), (50, 5, 3), (2000, 300, 26), (2000, 2000, 10)] {
+            let ranked: Vec<(u64, Ranked)> = (0..docs)
+                .map(|d| {
+                    let cluster = next() % clusters;
+                    // Few distinct scores, so that ties are common.
+                    let score = (next() % 7) as f32;
+                    (cluster, (0, score, DocAddress::new(0, d)))
+                })
+                .collect();
+            let mut top = TopStories::new(k);
+            let mut all = BestMap::default();
+            for &(c, r) in &ranked {
+                top.offer(c, r);
+                let b = all.entry(c).or_insert(r);
+                if by_rank_then_address(&r, b).is_lt() {
+                    *b = r;
+                }
+            }
+            let mut want: Vec<(u64, Ranked)> = all.into_iter().collect();
+            want.sort_by(|a, b| by_rank_then_address(&a.1, &b.1));
+            want.truncate(k);
+            let mut got: Vec<(u64, Ranked)> = top.into_best().into_iter().collect();
+            got.sort_by(|a, b| by_rank_then_address(&a.1, &b.1));
+            assert_eq!(got, want, "{docs} docs, {clusters} clusters, k {k}");
+        }
+    }
 
     #[test]
     fn expansion_prefixes() {
