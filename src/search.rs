@@ -1443,7 +1443,9 @@ struct Story {
 /// The first pass of a collapsed search: the best `k` stories, each by its
 /// best-ranked copy, and the number of matching copies of every story (the
 /// exact number of stories needs them all). Only the counts grow with the
-/// matches, at a dozen bytes per story; the copies of the stories shown are
+/// matches: each segment lists its matches' clusters, 8 bytes a match, and
+/// one map sized once counts them all, which costs less than growing and
+/// merging a map per segment. The copies of the stories shown are
 /// gathered by a second pass ([`MemberCollector`]), so that a query
 /// matching most of a million-article archive stays fast and small.
 struct StoryCollector {
@@ -1520,7 +1522,7 @@ struct StorySegment {
     dates: Option<Column<DateTime>>,
     clusters: Column<u64>,
     top: TopStories,
-    counts: CountMap,
+    matched: Vec<u64>,
 }
 
 impl StorySegment {
@@ -1549,7 +1551,7 @@ impl Collector for StoryCollector {
             dates,
             clusters: reader.fast_fields().u64(FieldName::Cluster.as_str())?,
             top: TopStories::new(self.k),
-            counts: CountMap::default(),
+            matched: Vec::new(),
         })
     }
 
@@ -1559,22 +1561,19 @@ impl Collector for StoryCollector {
 
     fn merge_fruits(
         &self,
-        fruits: Vec<(BestMap, CountMap)>,
+        fruits: Vec<(BestMap, Vec<u64>)>,
     ) -> tantivy::Result<(BestMap, CountMap)> {
         // A story among the best k overall is among the best k of the
         // segment holding its best copy, so the segments' tops suffice.
         let mut top = TopStories::new(self.k);
-        let mut counts = CountMap::default();
-        for (best, c) in fruits {
+        let matches = fruits.iter().map(|(_, m)| m.len()).sum();
+        let mut counts = CountMap::with_capacity_and_hasher(matches, Default::default());
+        for (best, matched) in fruits {
             for (cluster, r) in best {
                 top.offer(cluster, r);
             }
-            if counts.is_empty() {
-                counts = c;
-            } else {
-                for (cluster, n) in c {
-                    *counts.entry(cluster).or_default() += n;
-                }
+            for cluster in matched {
+                *counts.entry(cluster).or_default() += 1;
             }
         }
         Ok((top.into_best(), counts))
@@ -1582,18 +1581,18 @@ impl Collector for StoryCollector {
 }
 
 impl SegmentCollector for StorySegment {
-    type Fruit = (BestMap, CountMap);
+    type Fruit = (BestMap, Vec<u64>);
 
     fn collect(&mut self, doc: DocId, score: Score) {
         let key = sort_key(self.dates.as_ref(), self.sort, doc);
         let r = (key, score, DocAddress::new(self.segment, doc));
         let cluster = StorySegment::cluster(&self.clusters, self.segment, doc);
-        *self.counts.entry(cluster).or_default() += 1;
+        self.matched.push(cluster);
         self.top.offer(cluster, r);
     }
 
-    fn harvest(self) -> (BestMap, CountMap) {
-        (self.top.into_best(), self.counts)
+    fn harvest(self) -> (BestMap, Vec<u64>) {
+        (self.top.into_best(), self.matched)
     }
 }
 
