@@ -1497,42 +1497,65 @@ impl TopStories {
         }
         self.best.insert(cluster, r);
         if self.best.len() >= 2 * self.k {
-            let mut all: Vec<(u64, Ranked)> = self.best.drain().collect();
-            all.select_nth_unstable_by(self.k - 1, |a, b| by_rank_then_address(&a.1, &b.1));
-            all.truncate(self.k);
-            self.floor = all.iter().map(|(_, r)| *r).max_by(by_rank_then_address);
-            self.best.extend(all);
+            self.keep_best();
         }
     }
 
-    fn into_best(mut self) -> BestMap {
-        if self.best.len() > self.k {
-            let mut all: Vec<(u64, Ranked)> = self.best.drain().collect();
+    /// Drops all but the best `k` stories and raises the floor to the
+    /// `k`-th.
+    fn keep_best(&mut self) {
+        let mut all: Vec<(u64, Ranked)> = self.best.drain().collect();
+        if all.len() > self.k {
             all.select_nth_unstable_by(self.k - 1, |a, b| by_rank_then_address(&a.1, &b.1));
             all.truncate(self.k);
-            self.best.extend(all);
+            self.floor = all.iter().map(|(_, r)| *r).max_by(by_rank_then_address);
         }
+        self.best.extend(all);
+    }
+
+    fn into_best(mut self) -> BestMap {
+        self.keep_best();
         self.best
     }
 }
 
-struct StorySegment {
+/// What both passes of a collapsed search read of a segment: how a
+/// document ranks and which story it belongs to.
+struct StoryColumns {
     segment: SegmentOrdinal,
     sort: Sort,
     dates: Option<Column<DateTime>>,
     clusters: Column<u64>,
-    top: TopStories,
-    matched: Vec<u64>,
 }
 
-impl StorySegment {
+impl StoryColumns {
+    fn new(segment: SegmentOrdinal, reader: &SegmentReader, sort: Sort) -> tantivy::Result<Self> {
+        Ok(StoryColumns {
+            segment,
+            sort,
+            dates: sort_dates(reader, sort)?,
+            clusters: reader.fast_fields().u64(FieldName::Cluster.as_str())?,
+        })
+    }
+
+    fn ranked(&self, doc: DocId, score: Score) -> Ranked {
+        let key = sort_key(self.dates.as_ref(), self.sort, doc);
+        (key, score, DocAddress::new(self.segment, doc))
+    }
+
     /// The story of a document; one without a cluster (none is) stands
     /// alone.
-    fn cluster(clusters: &Column<u64>, segment: SegmentOrdinal, doc: DocId) -> u64 {
-        clusters
+    fn cluster(&self, doc: DocId) -> u64 {
+        self.clusters
             .first(doc)
-            .unwrap_or(u64::from(doc) ^ u64::from(segment) << 32)
+            .unwrap_or(u64::from(doc) ^ u64::from(self.segment) << 32)
     }
+}
+
+struct StorySegment {
+    columns: StoryColumns,
+    top: TopStories,
+    matched: Vec<u64>,
 }
 
 impl Collector for StoryCollector {
@@ -1544,12 +1567,8 @@ impl Collector for StoryCollector {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<StorySegment> {
-        let dates = sort_dates(reader, self.sort)?;
         Ok(StorySegment {
-            segment,
-            sort: self.sort,
-            dates,
-            clusters: reader.fast_fields().u64(FieldName::Cluster.as_str())?,
+            columns: StoryColumns::new(segment, reader, self.sort)?,
             top: TopStories::new(self.k),
             matched: Vec::new(),
         })
@@ -1584,11 +1603,9 @@ impl SegmentCollector for StorySegment {
     type Fruit = (BestMap, Vec<u64>);
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let key = sort_key(self.dates.as_ref(), self.sort, doc);
-        let r = (key, score, DocAddress::new(self.segment, doc));
-        let cluster = StorySegment::cluster(&self.clusters, self.segment, doc);
+        let cluster = self.columns.cluster(doc);
         self.matched.push(cluster);
-        self.top.offer(cluster, r);
+        self.top.offer(cluster, self.columns.ranked(doc, score));
     }
 
     fn harvest(self) -> (BestMap, Vec<u64>) {
@@ -1606,10 +1623,7 @@ struct MemberCollector {
 type MemberMap = HashMap<u64, Vec<Ranked>, crate::cluster::IdBuildHasher>;
 
 struct MemberSegment {
-    segment: SegmentOrdinal,
-    sort: Sort,
-    dates: Option<Column<DateTime>>,
-    clusters: Column<u64>,
+    columns: StoryColumns,
     wanted: std::collections::HashSet<u64, crate::cluster::IdBuildHasher>,
     members: MemberMap,
 }
@@ -1624,10 +1638,7 @@ impl Collector for MemberCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<MemberSegment> {
         Ok(MemberSegment {
-            segment,
-            sort: self.sort,
-            dates: sort_dates(reader, self.sort)?,
-            clusters: reader.fast_fields().u64(FieldName::Cluster.as_str())?,
+            columns: StoryColumns::new(segment, reader, self.sort)?,
             wanted: self.wanted.clone(),
             members: MemberMap::default(),
         })
@@ -1652,14 +1663,10 @@ impl SegmentCollector for MemberSegment {
     type Fruit = MemberMap;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let cluster = StorySegment::cluster(&self.clusters, self.segment, doc);
+        let cluster = self.columns.cluster(doc);
         if self.wanted.contains(&cluster) {
-            let key = sort_key(self.dates.as_ref(), self.sort, doc);
-            self.members.entry(cluster).or_default().push((
-                key,
-                score,
-                DocAddress::new(self.segment, doc),
-            ));
+            let r = self.columns.ranked(doc, score);
+            self.members.entry(cluster).or_default().push(r);
         }
     }
 
