@@ -251,6 +251,7 @@ struct FastColumns {
     hash: tantivy::columnar::Column<u64>,
     cluster: tantivy::columnar::Column<u64>,
     sketch: tantivy::columnar::Column<u64>,
+    bands: tantivy::columnar::Column<u64>,
 }
 
 impl FastColumns {
@@ -262,6 +263,7 @@ impl FastColumns {
             hash: ff.u64(FieldName::Hash.as_str())?,
             cluster: ff.u64(FieldName::Cluster.as_str())?,
             sketch: ff.u64(FieldName::Sketch.as_str())?,
+            bands: ff.u64(FieldName::Bands.as_str())?,
         })
     }
 }
@@ -316,8 +318,7 @@ fn document_json(
                 .first(doc_id)
                 .map_or(Value::Null, |h| Value::from(format!("{h:016x}"))),
             FieldName::Sketch => json!(cols.sketch.values_for_doc(doc_id).collect::<Vec<u64>>()),
-            // Never read back: see `exported`.
-            FieldName::Bands => continue,
+            FieldName::Bands => json!(cols.bands.values_for_doc(doc_id).collect::<Vec<u64>>()),
         };
         map.insert(spec.name.as_str().to_owned(), value);
     }
@@ -413,8 +414,8 @@ fn write_deletes(previous: &Path, exported: &HashSet<u64>, data: &mut SplitWrite
 }
 
 /// Whether a field is exported: a field the index neither stores nor keeps
-/// in a column (the LSH band keys, a lookup structure of ingest) has no
-/// values to give back.
+/// in a column (none in the shipped schema; a user's schema may drop
+/// `stored`) has no values to give back.
 fn exported(spec: &FieldSpec) -> bool {
     spec.stored || spec.fast
 }
@@ -663,10 +664,7 @@ mod tests {
         let es = elasticsearch_index(&schema);
         let qw = quickwit_config(&schema, "newsidx");
         for name in FieldName::ALL {
-            if !exported(schema.spec(*name)) {
-                assert_eq!(*name, FieldName::Bands);
-                continue;
-            }
+            assert!(exported(schema.spec(*name)), "{name:?}");
             assert!(
                 es["mappings"]["properties"].get(name.as_str()).is_some(),
                 "{name:?} missing in ES mapping"

@@ -35,6 +35,7 @@ use crate::article::{self, ParseWarning};
 use crate::cluster::Clusterer;
 use crate::decode::{self, DecodeError};
 use crate::error::{Error, Result};
+use crate::hashdir::{HashDir, Keyed};
 use crate::indexdir::IndexDir;
 use crate::schema::{FieldName, FileInfo, NewsSchema};
 use crate::sketch::Sketch;
@@ -643,15 +644,9 @@ fn commit(
 /// the hash of its path, so a million documents take 40 bytes each (and
 /// at most 4 more for the bucket directory).
 struct Known {
-    /// Sorted by `path_hash`.
-    entries: Vec<KnownDoc>,
+    entries: HashDir<KnownDoc>,
+    /// Parallel to `entries`.
     seen: Vec<AtomicBool>,
-    /// `dir[b]..dir[b + 1]` are the entries whose hash has `b` in its top
-    /// bits: path hashes are uniform, so a lookup reads about one entry
-    /// instead of binary-searching them all, which cost a cache miss per
-    /// step and most of a no-change re-run's CPU time.
-    dir: Vec<u32>,
-    shift: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -662,6 +657,12 @@ struct KnownDoc {
     hash: u64,
     segment: u32,
     doc: u32,
+}
+
+impl Keyed for KnownDoc {
+    fn key(&self) -> u64 {
+        self.path_hash
+    }
 }
 
 impl Known {
@@ -707,28 +708,11 @@ impl Known {
         Ok(Known::new(entries))
     }
 
-    fn new(mut entries: Vec<KnownDoc>) -> Known {
-        entries.sort_unstable_by_key(|e| e.path_hash);
+    fn new(entries: Vec<KnownDoc>) -> Known {
         let seen = (0..entries.len()).map(|_| AtomicBool::new(false)).collect();
-        // About one entry per bucket.
-        let bits = entries.len().max(1).ilog2().clamp(1, 30);
-        let shift = 64 - bits;
-        let mut dir = Vec::with_capacity((1 << bits) + 1);
-        let mut at = 0;
-        for bucket in 0..=(1u64 << bits) {
-            while entries
-                .get(at)
-                .is_some_and(|e| e.path_hash >> shift < bucket)
-            {
-                at += 1;
-            }
-            dir.push(u32::try_from(at).unwrap_or(u32::MAX));
-        }
         Known {
-            entries,
+            entries: HashDir::new(entries),
             seen,
-            dir,
-            shift,
         }
     }
 
@@ -736,22 +720,16 @@ impl Known {
     /// (a crash between a delete and its commit never leaves two, but an
     /// older index might); all of them are compared.
     fn lookup(&self, path_hash: u64) -> &[KnownDoc] {
-        let bucket = usize::try_from(path_hash >> self.shift).unwrap_or(usize::MAX);
-        let at = |b: usize| self.dir.get(b).map_or(0, |&i| i as usize);
-        let (lo, hi) = (at(bucket), at(bucket + 1));
-        let Some(range) = self.entries.get(lo..hi) else {
-            return &[];
-        };
-        let start = lo + range.partition_point(|e| e.path_hash < path_hash);
-        let end = start + self.entries[start..hi].partition_point(|e| e.path_hash == path_hash);
-        for seen in &self.seen[start..end] {
+        let range = self.entries.range(path_hash, path_hash);
+        for seen in &self.seen[range.clone()] {
             seen.store(true, Ordering::Relaxed);
         }
-        &self.entries[start..end]
+        &self.entries.entries()[range]
     }
 
     fn unseen(&self) -> impl Iterator<Item = &KnownDoc> {
         self.entries
+            .entries()
             .iter()
             .zip(&self.seen)
             .filter(|(_, s)| !s.load(Ordering::Relaxed))
@@ -1334,53 +1312,33 @@ mod tests {
         }
     }
 
+    /// The table itself is tested in `hashdir`; this checks what `Known`
+    /// adds: a lookup returns every entry of its path and marks exactly
+    /// those as seen.
     #[test]
-    fn known_finds_every_path_and_only_those() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
+    fn known_marks_what_it_finds_as_seen() {
+        let entry = |path_hash, size| KnownDoc {
+            path_hash,
+            size,
+            mtime: 0,
+            hash: 0,
+            segment: 0,
+            doc: 0,
         };
-        for n in [0usize, 1, 2, 3, 1000, 4097] {
-            let mut hashes: Vec<u64> = (0..n).map(|_| next()).collect();
-            // Two entries for one path, and the extremes of the hash range.
-            if n > 2 {
-                hashes[1] = hashes[0];
-                hashes[2] = u64::MAX;
-            }
-            if n > 3 {
-                hashes[3] = 0;
-            }
-            let entries = hashes
-                .iter()
-                .enumerate()
-                .map(|(i, &path_hash)| KnownDoc {
-                    path_hash,
-                    size: i as u64,
-                    mtime: 0,
-                    hash: 0,
-                    segment: 0,
-                    doc: 0,
-                })
-                .collect();
-            let known = Known::new(entries);
-            for (i, &h) in hashes.iter().enumerate() {
-                let found = known.lookup(h);
-                let want = hashes.iter().filter(|&&o| o == h).count();
-                assert_eq!(found.len(), want, "n {n}, entry {i}");
-                assert!(found.iter().any(|e| e.size == i as u64));
-            }
-            for _ in 0..100 {
-                let h = next();
-                assert_eq!(
-                    known.lookup(h).len(),
-                    hashes.iter().filter(|&&o| o == h).count()
-                );
-            }
-            assert_eq!(known.unseen().count(), 0, "every entry was looked up");
+        // Two entries for one path, and the extremes of the hash range.
+        let hashes = [7u64 << 60, 7 << 60, u64::MAX, 0, 12_345];
+        let known = Known::new(hashes.iter().zip(0..).map(|(&h, i)| entry(h, i)).collect());
+        assert_eq!(known.lookup(1).len(), 0);
+        assert_eq!(known.unseen().count(), 5);
+        let found = known.lookup(7 << 60);
+        let mut sizes: Vec<u64> = found.iter().map(|e| e.size).collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [0, 1]);
+        assert_eq!(known.unseen().count(), 3);
+        for h in [u64::MAX, 0, 12_345] {
+            assert_eq!(known.lookup(h).len(), 1);
         }
+        assert_eq!(known.unseen().count(), 0);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod cluster;
 pub mod decode;
 pub mod error;
 pub mod export;
+mod hashdir;
 pub mod hit;
 pub mod indexdir;
 pub mod ingest;

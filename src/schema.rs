@@ -621,9 +621,8 @@ fn validate_field(entry: &FieldEntry, name: FieldName) -> std::result::Result<Fi
         | FieldName::Mtime
         | FieldName::Hash
         | FieldName::Cluster
-        | FieldName::Sketch => need(entry.fast, "fast")?,
-        // Ingest finds candidate copies by their LSH band terms.
-        FieldName::Bands => need(indexed, "indexed")?,
+        | FieldName::Sketch
+        | FieldName::Bands => need(entry.fast, "fast")?,
         FieldName::Id => need(entry.stored, "stored")?,
         FieldName::Date => need(entry.fast, "fast (sorting and date filters read it)")?,
         // Snippets are cut from the stored text.
@@ -808,10 +807,10 @@ mod tests {
         let e = schema_error(&shipped_with("threshold = 0.7", "threshold = 1.5"));
         assert!(e.contains("[dedup] threshold") && e.contains("1.5"), "{e}");
         let e = schema_error(&shipped_with(
-            "name = \"bands\"\ntype = \"u64\"\nindexed = true",
+            "name = \"bands\"\ntype = \"u64\"\nfast = true",
             "name = \"bands\"\ntype = \"u64\"",
         ));
-        assert!(e.contains("`bands`") && e.contains("indexed"), "{e}");
+        assert!(e.contains("`bands`") && e.contains("fast"), "{e}");
     }
 
     #[test]

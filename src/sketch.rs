@@ -5,7 +5,7 @@
 //! Why MinHash and not SimHash: the question users ask is "is this the same
 //! text", which is the Jaccard similarity of the two bodies' 5-word
 //! shingles. MinHash estimates exactly that, with a known error, and LSH
-//! banding turns "find the similar ones" into a handful of exact term
+//! banding turns "find the similar ones" into a handful of exact key
 //! lookups, so the cost per article does not grow with the archive. SimHash
 //! over words (what the index stored before) cannot tell a re-filed story
 //! from a different story on the same topic with the same names.
@@ -19,7 +19,7 @@
 //! slots form the LSH bands: two bodies with Jaccard 0.8 share a band with
 //! probability 0.97, with 0.9 0.998, and a shared band is then checked on
 //! all slots. Few, short band keys keep the index small and cheap to build:
-//! each band is one 4-byte term.
+//! each band is one value of a fast field (see [`crate::cluster`]).
 
 use crate::article::Article;
 
@@ -28,7 +28,7 @@ pub const SHINGLE_WORDS: usize = 5;
 /// MinHash slots; the similarity estimate's standard error is about
 /// 0.055 at J = 0.8.
 pub const SLOTS: usize = 60;
-/// LSH bands (each one an indexed term).
+/// LSH bands (each one a key ingest looks up).
 pub const BANDS: usize = 5;
 /// Slots per band.
 pub const ROWS: usize = 3;
