@@ -1,5 +1,6 @@
-//! Parser throughput: `article::parse` alone, and `decode::decode` followed
-//! by `article::parse`, over every file in `seeds/` (MB/s of input).
+//! Parser throughput: `article::parse` alone, `decode::decode` followed
+//! by `article::parse`, and the near-duplicate sketch of parsed articles,
+//! over every file in `seeds/` (MB/s of input).
 //!
 //! Parsing is the per-file CPU work of an ingest that does not belong to
 //! tantivy, so a regression here slows every ingest; measuring it apart from
@@ -12,7 +13,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use newsidx::{article, decode};
+use newsidx::{article, decode, sketch::Sketch};
 
 /// Every regular file under `dir`, recursively, in name order.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -70,6 +71,18 @@ fn bench_parse(c: &mut Criterion) {
                 if let Ok(decoded) = decode::decode(black_box(bytes)) {
                     let _ = black_box(article::parse(&decoded.text));
                 }
+            }
+        });
+    });
+    group.throughput(Throughput::Bytes(text_len as u64));
+    let articles: Vec<article::Article<'_>> = texts
+        .iter()
+        .filter_map(|t| article::parse(t).ok())
+        .collect();
+    group.bench_function("sketch::of", |b| {
+        b.iter(|| {
+            for a in &articles {
+                let _ = black_box(Sketch::of(black_box(a)));
             }
         });
     });
