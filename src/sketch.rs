@@ -84,7 +84,19 @@ impl Sketch {
 
     /// Sketches text given as paragraphs.
     pub fn of_paragraphs<'a>(paragraphs: impl Iterator<Item = &'a str>) -> Option<Sketch> {
-        let mut words: Vec<u64> = Vec::with_capacity(512);
+        let mut slots = [u32::MAX; SLOTS];
+        let mut filled = [false; SLOTS];
+        let mut add = |shingle: u64| {
+            let h = finish_shingle(shingle);
+            // The high half picks the slot, the low half competes in it.
+            let slot = (((h >> 32) * SLOTS as u64) >> 32) as usize;
+            let v = h as u32;
+            if v <= slots[slot] {
+                slots[slot] = v;
+                filled[slot] = true;
+            }
+        };
+        let mut shingles = Shingles::default();
         'text: for p in paragraphs {
             let bytes = p.as_bytes();
             let mut i = 0;
@@ -97,27 +109,20 @@ impl Sketch {
                     i += 1;
                 }
                 if start < i {
-                    words.push(word_hash(bytes, start, i));
-                    if words.len() == MAX_WORDS {
+                    if let Some(shingle) = shingles.push(word_hash(bytes, start, i)) {
+                        add(shingle);
+                    }
+                    if shingles.words == MAX_WORDS {
                         break 'text;
                     }
                 }
             }
         }
-        if words.is_empty() {
-            return None;
-        }
-        let mut slots = [u32::MAX; SLOTS];
-        let mut filled = [false; SLOTS];
-        for window in words.windows(SHINGLE_WORDS.min(words.len())) {
-            let h = shingle_hash(window);
-            // The high half picks the slot, the low half competes in it.
-            let slot = (((h >> 32) * SLOTS as u64) >> 32) as usize;
-            let v = h as u32;
-            if v <= slots[slot] {
-                slots[slot] = v;
-                filled[slot] = true;
-            }
+        match shingles.words {
+            0 => return None,
+            // Fewer words than a shingle: they are its one shingle.
+            n if n < SHINGLE_WORDS => add(shingles.hash),
+            _ => {}
         }
         // Densify: an empty slot takes the next filled slot's value, mixed
         // with the distance so that borrowed values do not all agree.
@@ -268,6 +273,7 @@ const K: u64 = 0x9E37_79B9_7F4A_7C15;
 /// The text around the word is passed so that its last step can load
 /// eight bytes and mask off what follows the word, rather than copy the
 /// tail byte by byte: this was most of the cost of sketching.
+#[inline(always)]
 fn word_hash(text: &[u8], start: usize, end: usize) -> u64 {
     let step = |h: u64, v: u64| {
         let h = (h ^ (v | 0x2020_2020_2020_2020)).wrapping_mul(K);
@@ -299,13 +305,50 @@ fn word_hash(text: &[u8], start: usize, end: usize) -> u64 {
     h
 }
 
-/// Order-sensitive hash of a run of word hashes: the rotations are
-/// independent of each other, so this costs a few cycles per shingle.
-fn shingle_hash(words: &[u64]) -> u64 {
-    let mut x = 0u64;
-    for (i, &w) in words.iter().enumerate() {
-        x ^= w.rotate_left(13 * i as u32);
+/// The shingles of a run of words, rolled forward one word at a time.
+///
+/// A shingle's hash is the XOR of its words' hashes, the i-th rotated left
+/// by 13·i bits: order-sensitive, and the next shingle's hash follows from
+/// this one's in three operations (drop the first word, rotate the rest
+/// back one position, add the new word at the end), so words are hashed
+/// once and never kept.
+#[derive(Default)]
+struct Shingles {
+    /// The last [`SHINGLE_WORDS`] word hashes, oldest at `oldest`.
+    ring: [u64; SHINGLE_WORDS],
+    oldest: usize,
+    /// The current shingle's hash (or, before the first shingle is
+    /// complete, of the words so far).
+    hash: u64,
+    words: usize,
+}
+
+const ROTATION: u32 = 13;
+
+impl Shingles {
+    /// Adds a word; returns the hash of the shingle it completes, if any.
+    #[inline]
+    fn push(&mut self, word: u64) -> Option<u64> {
+        let n = self.words;
+        self.words += 1;
+        if n < SHINGLE_WORDS {
+            self.hash ^= word.rotate_left(ROTATION * n as u32);
+            self.ring[n] = word;
+            return (self.words == SHINGLE_WORDS).then_some(self.hash);
+        }
+        let first = std::mem::replace(&mut self.ring[self.oldest], word);
+        self.oldest += 1;
+        if self.oldest == SHINGLE_WORDS {
+            self.oldest = 0;
+        }
+        self.hash = (self.hash ^ first).rotate_right(ROTATION)
+            ^ word.rotate_left(ROTATION * (SHINGLE_WORDS as u32 - 1));
+        Some(self.hash)
     }
+}
+
+/// Spreads a shingle's hash over all 64 bits.
+fn finish_shingle(x: u64) -> u64 {
     let h = x.wrapping_mul(K);
     h ^ (h >> 32)
 }
@@ -434,6 +477,38 @@ mod tests {
             h ^= h >> 29;
         }
         h
+    }
+
+    /// The stored sketches' definition of the shingles: every run of
+    /// [`SHINGLE_WORDS`] words (or all of them, if fewer), hashed whole.
+    fn shingles_by_windows(words: &[u64]) -> Vec<u64> {
+        words
+            .windows(SHINGLE_WORDS.min(words.len()))
+            .map(|w| {
+                let x = w
+                    .iter()
+                    .enumerate()
+                    .fold(0, |x, (i, w)| x ^ w.rotate_left(ROTATION * i as u32));
+                finish_shingle(x)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rolled_shingles_are_the_hashed_windows() {
+        for n in 1..40u64 {
+            let words: Vec<u64> = (0..n).map(|i| mix64(i ^ n << 20)).collect();
+            let mut shingles = Shingles::default();
+            let mut rolled: Vec<u64> = words
+                .iter()
+                .filter_map(|&w| shingles.push(w))
+                .map(finish_shingle)
+                .collect();
+            if shingles.words < SHINGLE_WORDS {
+                rolled.push(finish_shingle(shingles.hash));
+            }
+            assert_eq!(rolled, shingles_by_windows(&words), "{n} words");
+        }
     }
 
     #[test]
