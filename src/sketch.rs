@@ -54,16 +54,18 @@ pub struct Sketch {
 /// What the index keeps of a sketch: the low 4 bits of every slot ("b-bit
 /// MinHash", Li and König 2010), enough to estimate similarity, at 32
 /// bytes a document, and which slots are filled. Slot `i` is nibble
-/// `i % 16` of `nibbles[i / 16]`, so that a comparison is a few word
-/// operations rather than a loop over slots: ingest compares every new
-/// article with its candidate copies.
+/// `i % 15` of `nibbles[i / 15]`, so that a comparison is a few word
+/// operations rather than a loop over slots (ingest compares every new
+/// article with its candidate copies), and so that each of those words is
+/// one stored value but for its position tag: reading a sketch back from
+/// the index costs a few masks, not a loop over slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compact {
     nibbles: [u64; NIBBLE_WORDS],
     filled: u64,
 }
 
-const NIBBLE_WORDS: usize = SLOTS.div_ceil(16);
+const NIBBLE_WORDS: usize = SLOTS.div_ceil(PER_WORD);
 
 impl Sketch {
     /// Sketches an article's body; an article without body words (a bare
@@ -161,8 +163,11 @@ impl Sketch {
     /// The part the index stores.
     pub fn compact(&self) -> Compact {
         let mut nibbles = [0u64; NIBBLE_WORDS];
-        for (i, s) in self.slots.iter().enumerate() {
-            nibbles[i / 16] |= u64::from(*s & ((1 << BITS) - 1)) << (BITS as usize * (i % 16));
+        for (word, slots) in nibbles.iter_mut().zip(self.slots.chunks(PER_WORD)) {
+            *word = slots
+                .iter()
+                .rev()
+                .fold(0, |w, s| w << BITS | u64::from(*s & ((1 << BITS) - 1)));
         }
         Compact {
             nibbles,
@@ -182,21 +187,22 @@ impl Compact {
         if either == 0 {
             return 0.0;
         }
-        const LOW: u64 = 0x1111_1111_1111_1111;
+        const LOW: u64 = 0x0111_1111_1111_1111;
         let mut equal = 0;
         for (w, (a, b)) in self.nibbles.iter().zip(&other.nibbles).enumerate() {
             let x = a ^ b;
             // Bit 0 of each nibble: set where the two nibbles are equal.
             let same = !(x | x >> 1 | x >> 2 | x >> 3) & LOW;
-            equal += (same & spread(both >> (16 * w))).count_ones();
+            equal += (same & spread(both >> (PER_WORD * w))).count_ones();
         }
         let chance = 1.0 / f32::from(1u8 << BITS);
         let same = (equal as f32 - both.count_ones() as f32 * chance) / (1.0 - chance);
         (same / either as f32).clamp(0.0, 1.0)
     }
 
+    #[cfg(test)]
     fn slot(&self, i: usize) -> u64 {
-        self.nibbles[i / 16] >> (BITS as usize * (i % 16)) & ((1 << BITS) - 1)
+        self.nibbles[i / PER_WORD] >> (BITS as usize * (i % PER_WORD)) & ((1 << BITS) - 1)
     }
 
     /// Packs into u64 values for a multi-valued fast field. The top byte of
@@ -205,12 +211,8 @@ impl Compact {
     pub fn to_words(&self) -> [u64; WORDS] {
         let mut out = [0u64; WORDS];
         out[WORDS - 1] = ((WORDS - 1) as u64) << 60 | self.filled;
-        for (i, w) in out.iter_mut().take(WORDS - 1).enumerate() {
-            let mut v = (i as u64) << 60;
-            for k in 0..PER_WORD {
-                v |= self.slot(i * PER_WORD + k) << (BITS as usize * k);
-            }
-            *w = v;
+        for (i, (w, nibbles)) in out.iter_mut().zip(&self.nibbles).enumerate() {
+            *w = (i as u64) << 60 | nibbles;
         }
         out
     }
@@ -231,19 +233,15 @@ impl Compact {
                 filled = v & ((1 << SLOTS) - 1);
                 continue;
             }
-            for k in 0..PER_WORD {
-                let slot = i * PER_WORD + k;
-                let nibble = (v >> (BITS as usize * k)) & ((1 << BITS) - 1);
-                nibbles[slot / 16] |= nibble << (BITS as usize * (slot % 16));
-            }
+            nibbles[i] = v & ((1 << 60) - 1);
         }
         (seen == (1 << WORDS) - 1).then_some(Compact { nibbles, filled })
     }
 }
 
-/// The low 16 bits of `mask`, one to bit 0 of each nibble.
+/// The low 15 bits of `mask`, one to bit 0 of each nibble.
 fn spread(mask: u64) -> u64 {
-    let mut x = mask & 0xFFFF;
+    let mut x = mask & 0x7FFF;
     x = (x | x << 24) & 0x0000_00FF_0000_00FF;
     x = (x | x << 12) & 0x000F_000F_000F_000F;
     x = (x | x << 6) & 0x0303_0303_0303_0303;
@@ -528,11 +526,27 @@ mod tests {
 
     #[test]
     fn spread_puts_each_bit_in_its_nibble() {
-        for i in 0..16 {
+        for i in 0..15 {
             assert_eq!(spread(1 << i), 1 << (4 * i), "bit {i}");
         }
-        assert_eq!(spread(0xFFFF_0000), 0);
-        assert_eq!(spread(0xFFFF), 0x1111_1111_1111_1111);
+        assert_eq!(spread(0xFFFF_8000), 0);
+        assert_eq!(spread(0xFFFF), 0x0111_1111_1111_1111);
+    }
+
+    #[test]
+    fn stored_words_hold_fifteen_slots_each_behind_their_position() {
+        let s = sketch(&text(5, 40));
+        let words = s.compact().to_words();
+        for i in 0..SLOTS {
+            let (w, k) = (i / PER_WORD, i % PER_WORD);
+            assert_eq!(words[w] >> 60, w as u64);
+            assert_eq!(
+                words[w] >> (BITS as usize * k) & 0xF,
+                u64::from(s.slots[i] & 0xF),
+                "slot {i}"
+            );
+        }
+        assert_eq!(words[WORDS - 1], ((WORDS - 1) as u64) << 60 | s.filled);
     }
 
     #[test]
