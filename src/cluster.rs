@@ -10,11 +10,12 @@
 //! [`CANDIDATES_PER_BAND`] per band and segment, so the cost per article is
 //! bounded whatever the archive size.
 //!
-//! Band keys are a fast field, not indexed terms: nearly every key is
-//! unique, and tantivy's cost per unique term (its postings table, term
-//! dictionary and merges) made up half of clustering's cost. Ingest finds
-//! committed documents by band through a table it builds from the column
-//! the first time it looks in a segment, kept for as long as the segment
+//! Band keys are not indexed terms: nearly every key is unique, and
+//! tantivy's cost per unique term (its postings table, term dictionary and
+//! merges) made up half of clustering's cost. Nor are they stored: they
+//! follow from the sketch (see [`crate::sketch`]). Ingest finds committed
+//! documents by band through a table it builds from the sketch column the
+//! first time it looks in a segment, kept for as long as the segment
 //! lives; a run that adds nothing never builds one.
 
 use std::collections::HashMap;
@@ -47,50 +48,71 @@ pub struct Clusterer {
 
 struct SegmentView {
     bands: Arc<SegmentBands>,
-    sketch: Column<u64>,
     cluster: Column<u64>,
     alive: Option<AliveBitSet>,
 }
 
-/// A segment's documents by band key, built on first use.
+/// A segment's documents by band key, built on first use from its sketch
+/// column.
 struct SegmentBands {
     id: SegmentId,
     column: Column<u64>,
-    table: OnceLock<HashDir<u64>>,
+    table: OnceLock<BandTable>,
+}
+
+/// Entries are a band key's 32-bit hash above a document id, so one key's
+/// documents are adjacent and in document order. The sketches are decoded
+/// once, here, since comparing a candidate would otherwise read it from
+/// the column at a random place: that, not the arithmetic, was the cost of
+/// looking in committed segments. Deleted documents stay in; readers
+/// check the alive set, which changes without the segment changing.
+struct BandTable {
+    by_band: HashDir<u64>,
+    /// By document; all zero (similar to nothing) where a document has no
+    /// sketch.
+    sketches: Vec<Compact>,
 }
 
 impl SegmentBands {
-    /// Entries are a band key's 32-bit hash above a document id, so one
-    /// key's documents are adjacent and in document order. Deleted
-    /// documents stay in; readers check the alive set, which changes
-    /// without the segment changing.
-    fn table(&self) -> &HashDir<u64> {
+    fn table(&self) -> &BandTable {
         self.table.get_or_init(|| {
-            let mut entries = Vec::with_capacity(self.column.values.num_vals() as usize);
-            for doc in 0..self.column.num_docs() {
-                for key in self.column.values_for_doc(doc) {
-                    entries.push(u64::from(key_hash(key)) << 32 | u64::from(doc));
+            let docs = self.column.num_docs();
+            let mut entries = Vec::with_capacity(docs as usize * BANDS);
+            let mut sketches = Vec::with_capacity(docs as usize);
+            for doc in 0..docs {
+                let sketch = Compact::from_words(self.column.values_for_doc(doc));
+                if let Some(sketch) = &sketch {
+                    for key in sketch.bands() {
+                        entries.push(u64::from(key_hash(key)) << 32 | u64::from(doc));
+                    }
                 }
+                sketches.push(sketch.unwrap_or_default());
             }
-            HashDir::new(entries)
+            BandTable {
+                by_band: HashDir::new(entries),
+                sketches,
+            }
         })
-    }
-
-    /// The documents holding band key `key`, in document order.
-    fn docs(&self, key: u64) -> impl Iterator<Item = DocId> + '_ {
-        let table = self.table();
-        let lo = u64::from(key_hash(key)) << 32;
-        table.entries()[table.range(lo, lo | u64::from(u32::MAX))]
-            .iter()
-            .map(|e| *e as u32)
     }
 }
 
-/// 32 uniform bits of a band key (its band number above a 32-bit hash of
-/// its slots): a key from another band that collides is only a candidate,
-/// which the sketch comparison then rejects.
+impl BandTable {
+    /// The documents holding band key `key`, in document order, with their
+    /// sketches.
+    fn docs(&self, key: u64) -> impl Iterator<Item = (DocId, &Compact)> + '_ {
+        let lo = u64::from(key_hash(key)) << 32;
+        let range = self.by_band.range(lo, lo | u64::from(u32::MAX));
+        self.by_band.entries()[range].iter().filter_map(|e| {
+            let doc = *e as u32;
+            Some((doc, self.sketches.get(doc as usize)?))
+        })
+    }
+}
+
+/// 32 bits of a band key, which is a hash already: a key that collides is
+/// only a candidate, which the sketch comparison then rejects.
 fn key_hash(key: u64) -> u32 {
-    (key as u32) ^ ((key >> 32) as u32).wrapping_mul(0x9E37_79B9)
+    (key >> 32) as u32
 }
 
 /// Documents added since the last commit, findable by band: `by_band`
@@ -215,7 +237,10 @@ impl Clusterer {
             .map_err(|e| Error::engine("cannot re-read the index", e))?;
         self.load_segments()?;
         if let Ok(mut pending) = self.pending.lock() {
-            *pending = Pending::default();
+            // Emptied, not replaced: the next batch reuses the capacity
+            // rather than growing it again under the lock.
+            pending.by_band.clear();
+            pending.entries.clear();
         }
         Ok(())
     }
@@ -228,7 +253,7 @@ impl Clusterer {
     /// lookups could hide a copy from both.
     pub fn assign(&self, sketch: &Sketch, own: u64) -> u64 {
         let compact = sketch.compact();
-        let bands = sketch.bands();
+        let bands = compact.bands();
         let mut best: Option<(f32, u64)> = None;
         let threshold = self.threshold;
         let consider = |best: &mut Option<(f32, u64)>, sim: f32, cluster: u64| {
@@ -247,22 +272,26 @@ impl Clusterer {
         let looked_at = u32::try_from(pending.entries.len()).unwrap_or(NONE);
         drop(pending);
         // Then the committed segments, stopping at the first copy: any copy
-        // is a member of the story, and most articles are in none.
+        // is a member of the story, and most articles are in none. Band by
+        // band, since a copy most often shares the first: an article with
+        // copies then costs one look per segment, not one per band.
         if best.is_none()
             && let Ok(segments) = self.segments.read()
         {
-            'segments: for seg in segments.iter() {
-                for &band in &bands {
-                    let alive = seg.bands.docs(band).filter(|&doc| seg.is_alive(doc));
-                    for doc in alive.take(CANDIDATES_PER_BAND) {
-                        if let (Some(other), Some(cluster)) =
-                            (seg.compact(doc), seg.cluster.first(doc))
+            'bands: for &band in &bands {
+                for seg in segments.iter() {
+                    let table = seg.bands.table();
+                    let alive = table.docs(band).filter(|&(doc, _)| seg.is_alive(doc));
+                    for (doc, other) in alive.take(CANDIDATES_PER_BAND) {
+                        let sim = compact.similarity(other);
+                        if sim >= threshold
+                            && let Some(cluster) = seg.cluster.first(doc)
                         {
-                            consider(&mut best, compact.similarity(&other), cluster);
+                            consider(&mut best, sim, cluster);
                         }
                     }
                     if best.is_some() {
-                        break 'segments;
+                        break 'bands;
                     }
                 }
             }
@@ -300,13 +329,12 @@ impl SegmentView {
             Some(b) => b,
             None => Arc::new(SegmentBands {
                 id: reader.segment_id(),
-                column: ff.u64(FieldName::Bands.as_str())?,
+                column: ff.u64(FieldName::Sketch.as_str())?,
                 table: OnceLock::new(),
             }),
         };
         Ok(SegmentView {
             bands,
-            sketch: ff.u64(FieldName::Sketch.as_str())?,
             cluster: ff.u64(FieldName::Cluster.as_str())?,
             alive: reader.alive_bitset().cloned(),
         })
@@ -314,10 +342,6 @@ impl SegmentView {
 
     fn is_alive(&self, doc: DocId) -> bool {
         self.alive.as_ref().is_none_or(|a| a.is_alive(doc))
-    }
-
-    fn compact(&self, doc: DocId) -> Option<Compact> {
-        Compact::from_words(self.sketch.values_for_doc(doc))
     }
 }
 
@@ -436,7 +460,10 @@ mod tests {
                     NOTE: Company would not provide assets, deposits, and loans\nfigures.";
         let short = "WESTPORT, Conn., Oct 20 -\nShr 19 cts vs 38 cts\nNet 397,000 vs 788,000\n\
                      Nine mths\nShr 80 cts vs 1.19 dlrs\nNet 1,674,000 vs 2,455,000";
-        let (lb, sb) = (sketch(long).bands(), sketch(short).bands());
+        let (lb, sb) = (
+            sketch(long).compact().bands(),
+            sketch(short).compact().bands(),
+        );
         assert!(lb.iter().any(|b| sb.contains(b)));
         assert!(sketch(long).compact().similarity(&sketch(short).compact()) < 0.7);
         assert_eq!(c.assign(&sketch(long), 1), 1);
@@ -466,7 +493,6 @@ mod tests {
                 .to_words()
                 .iter()
                 .for_each(|w| doc.add_u64(f.sketch, *w));
-            s.bands().iter().for_each(|b| doc.add_u64(f.bands, *b));
             writer.add_document(doc).unwrap();
             cluster
         };

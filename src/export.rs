@@ -251,7 +251,6 @@ struct FastColumns {
     hash: tantivy::columnar::Column<u64>,
     cluster: tantivy::columnar::Column<u64>,
     sketch: tantivy::columnar::Column<u64>,
-    bands: tantivy::columnar::Column<u64>,
 }
 
 impl FastColumns {
@@ -263,7 +262,6 @@ impl FastColumns {
             hash: ff.u64(FieldName::Hash.as_str())?,
             cluster: ff.u64(FieldName::Cluster.as_str())?,
             sketch: ff.u64(FieldName::Sketch.as_str())?,
-            bands: ff.u64(FieldName::Bands.as_str())?,
         })
     }
 }
@@ -318,7 +316,6 @@ fn document_json(
                 .first(doc_id)
                 .map_or(Value::Null, |h| Value::from(format!("{h:016x}"))),
             FieldName::Sketch => json!(cols.sketch.values_for_doc(doc_id).collect::<Vec<u64>>()),
-            FieldName::Bands => json!(cols.bands.values_for_doc(doc_id).collect::<Vec<u64>>()),
         };
         map.insert(spec.name.as_str().to_owned(), value);
     }
@@ -464,9 +461,7 @@ fn quickwit_field(spec: &FieldSpec) -> Vec<String> {
             "fast_precision: seconds".into(),
         ],
         FieldName::Size => vec!["type: u64".into(), "fast: true".into()],
-        FieldName::Sketch | FieldName::Bands => {
-            vec!["type: array<u64>".into(), "fast: true".into()]
-        }
+        FieldName::Sketch => vec!["type: array<u64>".into(), "fast: true".into()],
         FieldName::Mtime => vec!["type: i64".into(), "fast: true".into()],
     };
     lines.push("stored: true".into());
@@ -545,7 +540,7 @@ fn elasticsearch_field(spec: &FieldSpec) -> Value {
         }
         FieldName::Date => json!({ "type": "date", "format": "yyyy-MM-dd" }),
         FieldName::Size | FieldName::Mtime => json!({ "type": "long" }),
-        FieldName::Sketch | FieldName::Bands => json!({ "type": "unsigned_long" }),
+        FieldName::Sketch => json!({ "type": "unsigned_long" }),
     }
 }
 

@@ -80,7 +80,6 @@ field_names! {
     Hash => "hash": U64,
     Cluster => "cluster": U64,
     Sketch => "sketch": U64,
-    Bands => "bands": U64,
 }
 
 /// Value types a schema field can have.
@@ -258,7 +257,6 @@ pub struct Fields {
     pub hash: Field,
     pub cluster: Field,
     pub sketch: Field,
-    pub bands: Field,
 }
 
 /// A loaded, validated schema.
@@ -439,7 +437,6 @@ impl NewsSchema {
             hash: field(FieldName::Hash),
             cluster: field(FieldName::Cluster),
             sketch: field(FieldName::Sketch),
-            bands: field(FieldName::Bands),
         };
         Ok(NewsSchema {
             source: source.to_owned(),
@@ -469,7 +466,7 @@ impl NewsSchema {
     pub fn query_field_names(&self) -> Vec<&str> {
         self.specs
             .iter()
-            .filter(|s| s.indexed && s.name != FieldName::Bands)
+            .filter(|s| s.indexed)
             .flat_map(|s| {
                 std::iter::once(s.name.as_str()).chain(s.aliases.iter().map(String::as_str))
             })
@@ -555,9 +552,6 @@ impl NewsSchema {
             for w in sketch.compact().to_words() {
                 doc.add_u64(f.sketch, w);
             }
-            for b in sketch.bands() {
-                doc.add_u64(f.bands, b);
-            }
         }
         doc
     }
@@ -621,8 +615,7 @@ fn validate_field(entry: &FieldEntry, name: FieldName) -> std::result::Result<Fi
         | FieldName::Mtime
         | FieldName::Hash
         | FieldName::Cluster
-        | FieldName::Sketch
-        | FieldName::Bands => need(entry.fast, "fast")?,
+        | FieldName::Sketch => need(entry.fast, "fast")?,
         FieldName::Id => need(entry.stored, "stored")?,
         FieldName::Date => need(entry.fast, "fast (sorting and date filters read it)")?,
         // Snippets are cut from the stored text.
@@ -807,10 +800,10 @@ mod tests {
         let e = schema_error(&shipped_with("threshold = 0.7", "threshold = 1.5"));
         assert!(e.contains("[dedup] threshold") && e.contains("1.5"), "{e}");
         let e = schema_error(&shipped_with(
-            "name = \"bands\"\ntype = \"u64\"\nfast = true",
-            "name = \"bands\"\ntype = \"u64\"",
+            "name = \"sketch\"\ntype = \"u64\"\nfast = true",
+            "name = \"sketch\"\ntype = \"u64\"",
         ));
-        assert!(e.contains("`bands`") && e.contains("fast"), "{e}");
+        assert!(e.contains("`sketch`") && e.contains("fast"), "{e}");
     }
 
     #[test]
@@ -858,7 +851,6 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(u64s(schema.fields.cluster), vec![42]);
-        assert_eq!(u64s(schema.fields.bands), sketch.bands().to_vec());
         let sketch_words = u64s(schema.fields.sketch);
         assert_eq!(
             crate::sketch::Compact::from_words(sketch_words),

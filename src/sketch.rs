@@ -18,8 +18,10 @@
 //! since borrowed ones would count the same shingle several times. The first [`BANDS`]×[`ROWS`]
 //! slots form the LSH bands: two bodies with Jaccard 0.8 share a band with
 //! probability 0.97, with 0.9 0.998, and a shared band is then checked on
-//! all slots. Few, short band keys keep the index small and cheap to build:
-//! each band is one value of a fast field (see [`crate::cluster`]).
+//! all slots. The index keeps no band keys: a band's three slots are kept
+//! at eight bits each (four more than the rest), enough to make a key from,
+//! so a document's whole sketch is six fast-field values and ingest derives
+//! the keys of committed documents from them (see [`crate::cluster`]).
 
 use crate::article::Article;
 
@@ -36,9 +38,12 @@ pub const ROWS: usize = 3;
 const BITS: u32 = 4;
 /// Slots packed per stored u64, after 4 bits of position.
 const PER_WORD: usize = 15;
-/// u64 values a stored sketch takes: the slots, then the mask of filled
-/// slots.
-pub const WORDS: usize = SLOTS / PER_WORD + 1;
+/// u64 values a stored sketch takes: the slots' low four bits, the mask of
+/// filled slots, then the high four bits of the band slots.
+pub const WORDS: usize = SLOTS / PER_WORD + 2;
+/// Slots that form the bands: exactly the first stored word.
+const BAND_SLOTS: usize = BANDS * ROWS;
+const _: () = assert!(BAND_SLOTS == PER_WORD);
 /// Words read from a body; copies are recognised by their first few
 /// thousand words, and the cost per file stays flat.
 const MAX_WORDS: usize = 4096;
@@ -59,10 +64,12 @@ pub struct Sketch {
 /// article with its candidate copies), and so that each of those words is
 /// one stored value but for its position tag: reading a sketch back from
 /// the index costs a few masks, not a loop over slots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Compact {
     nibbles: [u64; NIBBLE_WORDS],
     filled: u64,
+    /// Bits 4..8 of the band slots, as nibbles like `nibbles[0]`.
+    high: u64,
 }
 
 const NIBBLE_WORDS: usize = SLOTS.div_ceil(PER_WORD);
@@ -144,39 +151,42 @@ impl Sketch {
         Some(Sketch { slots, filled })
     }
 
-    /// The LSH band keys: documents sharing one are candidate copies. A
-    /// key is the band's number above a 32-bit hash of its slots; 32 bits
-    /// are plenty, since a chance match is only a candidate to verify.
-    pub fn bands(&self) -> [u64; BANDS] {
-        let mut out = [0u64; BANDS];
-        for (b, key) in out.iter_mut().enumerate() {
-            let rows = &self.slots[b * ROWS..(b + 1) * ROWS];
-            let mut h = b as u64;
-            for &r in rows {
-                h = mix64(h ^ u64::from(r)).wrapping_add(0x9E37_79B9_7F4A_7C15);
-            }
-            *key = (b as u64) << 32 | h >> 32;
-        }
-        out
-    }
-
     /// The part the index stores.
     pub fn compact(&self) -> Compact {
         let mut nibbles = [0u64; NIBBLE_WORDS];
+        let pack = |slots: &[u32], shift: u32| {
+            slots.iter().rev().fold(0, |w, s| {
+                w << BITS | u64::from(s >> shift & ((1 << BITS) - 1))
+            })
+        };
         for (word, slots) in nibbles.iter_mut().zip(self.slots.chunks(PER_WORD)) {
-            *word = slots
-                .iter()
-                .rev()
-                .fold(0, |w, s| w << BITS | u64::from(*s & ((1 << BITS) - 1)));
+            *word = pack(slots, 0);
         }
         Compact {
             nibbles,
             filled: self.filled,
+            high: pack(&self.slots[..BAND_SLOTS], BITS),
         }
     }
 }
 
 impl Compact {
+    /// The LSH band keys: documents sharing one are candidate copies. A
+    /// key is a hash of the band's number and its three slots' eight bits:
+    /// unrelated bodies share one by chance once in 2^24 per band, and a
+    /// chance match is only a candidate, which the comparison then drops.
+    pub fn bands(&self) -> [u64; BANDS] {
+        let mut out = [0u64; BANDS];
+        let (low, high) = (self.nibbles[0], self.high);
+        for (b, key) in out.iter_mut().enumerate() {
+            let shift = BITS as usize * ROWS * b;
+            let mask = (1 << (BITS as usize * ROWS)) - 1;
+            let rows = (low >> shift & mask) | (high >> shift & mask) << 12;
+            *key = mix64((b as u64) << 24 | rows);
+        }
+        out
+    }
+
     /// Estimated Jaccard similarity of the two bodies' shingle sets, in
     /// 0..=1: the share of slots filled in either sketch whose minima are
     /// the same shingle. Slots filled in both agree on their low bits by
@@ -210,10 +220,11 @@ impl Compact {
     /// the values by the column store.
     pub fn to_words(&self) -> [u64; WORDS] {
         let mut out = [0u64; WORDS];
-        out[WORDS - 1] = ((WORDS - 1) as u64) << 60 | self.filled;
         for (i, (w, nibbles)) in out.iter_mut().zip(&self.nibbles).enumerate() {
             *w = (i as u64) << 60 | nibbles;
         }
+        out[NIBBLE_WORDS] = (NIBBLE_WORDS as u64) << 60 | self.filled;
+        out[NIBBLE_WORDS + 1] = ((NIBBLE_WORDS + 1) as u64) << 60 | self.high;
         out
     }
 
@@ -221,7 +232,7 @@ impl Compact {
     /// values are given (in any order).
     pub fn from_words(words: impl IntoIterator<Item = u64>) -> Option<Compact> {
         let mut nibbles = [0u64; NIBBLE_WORDS];
-        let mut filled = 0;
+        let (mut filled, mut high) = (0, 0);
         let mut seen = 0u32;
         for v in words {
             let i = usize::try_from(v >> 60).ok().filter(|&i| i < WORDS)?;
@@ -229,13 +240,18 @@ impl Compact {
                 return None;
             }
             seen |= 1 << i;
-            if i == WORDS - 1 {
-                filled = v & ((1 << SLOTS) - 1);
-                continue;
+            let payload = v & ((1 << 60) - 1);
+            match nibbles.get_mut(i) {
+                Some(n) => *n = payload,
+                None if i == NIBBLE_WORDS => filled = payload & ((1 << SLOTS) - 1),
+                None => high = payload,
             }
-            nibbles[i] = v & ((1 << 60) - 1);
         }
-        (seen == (1 << WORDS) - 1).then_some(Compact { nibbles, filled })
+        (seen == (1 << WORDS) - 1).then_some(Compact {
+            nibbles,
+            filled,
+            high,
+        })
     }
 }
 
@@ -398,7 +414,7 @@ mod tests {
         let b = Sketch::of_paragraphs(std::iter::once(spaced.as_str())).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.compact().similarity(&b.compact()), 1.0);
-        assert_eq!(a.bands(), b.bands());
+        assert_eq!(a.compact().bands(), b.compact().bands());
     }
 
     #[test]
@@ -424,11 +440,32 @@ mod tests {
     fn different_stories_share_no_band() {
         let mut shared = 0;
         for seed in 0..200 {
-            let a = sketch(&text(seed, 300)).bands();
-            let b = sketch(&text(seed + 500, 300)).bands();
+            let a = sketch(&text(seed, 300)).compact().bands();
+            let b = sketch(&text(seed + 500, 300)).compact().bands();
             shared += a.iter().zip(&b).filter(|(x, y)| x == y).count();
         }
         assert_eq!(shared, 0);
+    }
+
+    #[test]
+    fn a_band_key_is_its_three_slots_eight_bits() {
+        let base = sketch(&text(9, 300));
+        let keys = base.compact().bands();
+        for slot in 0..SLOTS {
+            for bit in [0, 3, 4, 7, 8, 31] {
+                let mut s = base.clone();
+                s.slots[slot] ^= 1 << bit;
+                let changed: Vec<usize> = (0..BANDS)
+                    .filter(|&b| s.compact().bands()[b] != keys[b])
+                    .collect();
+                let want: Vec<usize> = if slot < BAND_SLOTS && bit < 8 {
+                    vec![slot / ROWS]
+                } else {
+                    vec![]
+                };
+                assert_eq!(changed, want, "slot {slot} bit {bit}");
+            }
+        }
     }
 
     #[test]
@@ -438,7 +475,7 @@ mod tests {
             let mut edited = text(seed + 7000, 40);
             edited.extend_from_slice(&base);
             assert!(exact_jaccard(&base, &edited) > 0.85);
-            let (a, b) = (sketch(&base), sketch(&edited));
+            let (a, b) = (sketch(&base).compact(), sketch(&edited).compact());
             assert!(a.bands().iter().zip(&b.bands()).any(|(x, y)| x == y));
         }
     }
@@ -546,7 +583,15 @@ mod tests {
                 "slot {i}"
             );
         }
-        assert_eq!(words[WORDS - 1], ((WORDS - 1) as u64) << 60 | s.filled);
+        assert_eq!(words[4], 4 << 60 | s.filled);
+        for i in 0..BAND_SLOTS {
+            assert_eq!(
+                words[5] >> (BITS as usize * i) & 0xF,
+                u64::from(s.slots[i] >> 4 & 0xF),
+                "high bits of slot {i}"
+            );
+        }
+        assert_eq!(words[5] >> 60, 5);
     }
 
     #[test]
