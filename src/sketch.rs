@@ -57,8 +57,9 @@ pub struct Sketch {
 }
 
 /// What the index keeps of a sketch: the low 4 bits of every slot ("b-bit
-/// MinHash", Li and König 2010), enough to estimate similarity, at 32
-/// bytes a document, and which slots are filled. Slot `i` is nibble
+/// MinHash", Li and König 2010), enough to estimate similarity, which
+/// slots are filled, and four more bits of the band slots to make band
+/// keys from: 48 bytes a document. Slot `i` is nibble
 /// `i % 15` of `nibbles[i / 15]`, so that a comparison is a few word
 /// operations rather than a loop over slots (ingest compares every new
 /// article with its candidate copies), and so that each of those words is
@@ -178,10 +179,11 @@ impl Compact {
     pub fn bands(&self) -> [u64; BANDS] {
         let mut out = [0u64; BANDS];
         let (low, high) = (self.nibbles[0], self.high);
+        let width = BITS as usize * ROWS;
+        let mask = (1 << width) - 1;
         for (b, key) in out.iter_mut().enumerate() {
-            let shift = BITS as usize * ROWS * b;
-            let mask = (1 << (BITS as usize * ROWS)) - 1;
-            let rows = (low >> shift & mask) | (high >> shift & mask) << 12;
+            let shift = width * b;
+            let rows = (low >> shift & mask) | (high >> shift & mask) << width;
             *key = mix64((b as u64) << 24 | rows);
         }
         out
@@ -286,7 +288,7 @@ const K: u64 = 0x9E37_79B9_7F4A_7C15;
 ///
 /// The text around the word is passed so that its last step can load
 /// eight bytes and mask off what follows the word, rather than copy the
-/// tail byte by byte: this was most of the cost of sketching.
+/// tail byte by byte: that copy was most of the cost of hashing a word.
 #[inline(always)]
 fn word_hash(text: &[u8], start: usize, end: usize) -> u64 {
     let step = |h: u64, v: u64| {
