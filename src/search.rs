@@ -38,7 +38,7 @@ use crate::schema::{
     FieldName, FieldSpec, FieldType, NewsSchema, Record, TokenizerName, date_from_tantivy,
     date_to_tantivy,
 };
-use crate::snippet::{self, Highlighter, Pattern, Rule, Source, Token};
+use crate::snippet::{self, Highlighter, Pattern, Rule, Source, Tokens};
 
 /// Weight of a stemmed variant relative to the word as typed.
 const VARIANT_BOOST: Score = 0.6;
@@ -279,49 +279,9 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
     };
     let engine = |e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e);
     let (groups, total, facet_counts, stories) = if opts.collapse {
-        let ((top, counts), total, facet_counts) = searcher
-            .search(
-                query.as_ref(),
-                &(StoryCollector { sort: opts.sort, k }, Count, facets),
-            )
-            .map_err(engine)?;
-        let stories = counts.len() as u64;
-        // A second pass gathers the copies of the few stories shown, when
-        // any has copies among the matches.
-        let mut top: StoryMap = top
-            .into_iter()
-            .map(|(cluster, best)| {
-                let count = counts.get(&cluster).map_or(1, |&n| u64::from(n));
-                (
-                    cluster,
-                    Story {
-                        best,
-                        count,
-                        members: Vec::new(),
-                    },
-                )
-            })
-            .collect();
-        if top.values().any(|s| s.count > 1) {
-            let members = searcher
-                .search(
-                    query.as_ref(),
-                    &MemberCollector {
-                        sort: opts.sort,
-                        wanted: top.keys().copied().collect(),
-                    },
-                )
+        let (top, total, facet_counts, stories) =
+            collapsed(searcher, query.as_ref(), opts.sort, k, facets, RECORD_CAP)
                 .map_err(engine)?;
-            for (cluster, copies) in members {
-                if let Some(story) = top.get_mut(&cluster) {
-                    for r in copies {
-                        if r.2 != story.best.2 {
-                            add_member(story, r);
-                        }
-                    }
-                }
-            }
-        }
         (
             top_stories(searcher, top, k)?,
             total,
@@ -1019,6 +979,7 @@ impl<'a> Compiler<'a> {
             .and_then(date_from_tantivy);
 
         let mut sources = Vec::new();
+        let mut tokens = Tokens::default();
         for (name, field, weight) in [
             (FieldName::Body, f.body, 3),
             (FieldName::Captions, f.captions, 2),
@@ -1026,11 +987,10 @@ impl<'a> Compiler<'a> {
         ] {
             let Some(label) = label(name) else { continue };
             for text in all(field) {
-                let tokens = if hl.is_empty() {
-                    Vec::new()
-                } else {
-                    self.tokens(field, text)
-                };
+                tokens.clear();
+                if !hl.is_empty() {
+                    self.tokenize(field, text, &mut tokens);
+                }
                 let spans = hl.spans(label, &tokens);
                 sources.push(Source {
                     field: label,
@@ -1103,22 +1063,17 @@ impl<'a> Compiler<'a> {
         serde_json::json!({ "score": score, "parts": parts })
     }
 
-    fn tokens(&mut self, field: Field, text: &str) -> Vec<Token> {
+    fn tokenize(&mut self, field: Field, text: &str, out: &mut Tokens) {
         let index = self.index;
         let analyzer = self.analyzers.entry(field).or_insert_with(|| {
             index
                 .tokenizer_for_field(field)
                 .unwrap_or_else(|_| TextAnalyzer::from(RawTokenizer::default()))
         });
-        let mut out = Vec::new();
         let mut stream = analyzer.token_stream(text);
         while let Some(t) = stream.next() {
-            out.push(Token {
-                range: t.offset_from..t.offset_to,
-                term: t.text.clone(),
-            });
+            out.push(t.offset_from..t.offset_to, &t.text);
         }
-        out
     }
 }
 
@@ -1451,6 +1406,8 @@ struct Story {
 struct StoryCollector {
     sort: Sort,
     k: usize,
+    /// Matches each segment records with their ranks (see [`RECORD_CAP`]).
+    record_cap: usize,
 }
 
 type StoryMap = HashMap<u64, Story, crate::cluster::IdBuildHasher>;
@@ -1555,11 +1512,15 @@ impl StoryColumns {
 struct StorySegment {
     columns: StoryColumns,
     top: TopStories,
+    /// The story of each match, in order.
     matched: Vec<u64>,
+    /// The rank of each match, while there are at most `record_cap`.
+    ranked: Option<Vec<Ranked>>,
+    record_cap: usize,
 }
 
 impl Collector for StoryCollector {
-    type Fruit = (BestMap, CountMap);
+    type Fruit = (BestMap, CountMap, Option<MemberMap>);
     type Child = StorySegment;
 
     fn for_segment(
@@ -1571,6 +1532,8 @@ impl Collector for StoryCollector {
             columns: StoryColumns::new(segment, reader, self.sort)?,
             top: TopStories::new(self.k),
             matched: Vec::new(),
+            ranked: Some(Vec::new()),
+            record_cap: self.record_cap,
         })
     }
 
@@ -1580,36 +1543,68 @@ impl Collector for StoryCollector {
 
     fn merge_fruits(
         &self,
-        fruits: Vec<(BestMap, Vec<u64>)>,
-    ) -> tantivy::Result<(BestMap, CountMap)> {
+        fruits: Vec<<StorySegment as SegmentCollector>::Fruit>,
+    ) -> tantivy::Result<Self::Fruit> {
         // A story among the best k overall is among the best k of the
         // segment holding its best copy, so the segments' tops suffice.
         let mut top = TopStories::new(self.k);
-        let matches = fruits.iter().map(|(_, m)| m.len()).sum();
+        let matches = fruits.iter().map(|(_, m, _)| m.len()).sum();
         let mut counts = CountMap::with_capacity_and_hasher(matches, Default::default());
-        for (best, matched) in fruits {
-            for (cluster, r) in best {
+        for (best, matched, _) in &fruits {
+            for (&cluster, &r) in best {
                 top.offer(cluster, r);
             }
-            for cluster in matched {
+            for &cluster in matched {
                 *counts.entry(cluster).or_default() += 1;
             }
         }
-        Ok((top.into_best(), counts))
+        let top = top.into_best();
+        // The copies of the stories kept, when every segment recorded its
+        // matches: those with more than one copy among them.
+        let copies = fruits
+            .iter()
+            .all(|(_, _, ranked)| ranked.is_some())
+            .then(|| {
+                let mut copies = MemberMap::default();
+                for (_, matched, ranked) in &fruits {
+                    let ranked = ranked.as_deref().unwrap_or_default();
+                    for (&cluster, &r) in matched.iter().zip(ranked) {
+                        if top.contains_key(&cluster) && counts.get(&cluster) > Some(&1) {
+                            copies.entry(cluster).or_default().push(r);
+                        }
+                    }
+                }
+                copies
+            });
+        Ok((top, counts, copies))
     }
 }
 
+/// Matches a segment records with their ranks, so that a collapsed search
+/// finds the copies of the stories it shows without a second pass; beyond
+/// this (1.5 MB of records), it keeps only their stories and a second pass
+/// runs.
+const RECORD_CAP: usize = 1 << 16;
+
 impl SegmentCollector for StorySegment {
-    type Fruit = (BestMap, Vec<u64>);
+    type Fruit = (BestMap, Vec<u64>, Option<Vec<Ranked>>);
 
     fn collect(&mut self, doc: DocId, score: Score) {
         let cluster = self.columns.cluster(doc);
+        let r = self.columns.ranked(doc, score);
         self.matched.push(cluster);
-        self.top.offer(cluster, self.columns.ranked(doc, score));
+        if let Some(ranked) = &mut self.ranked {
+            if ranked.len() < self.record_cap {
+                ranked.push(r);
+            } else {
+                self.ranked = None;
+            }
+        }
+        self.top.offer(cluster, r);
     }
 
-    fn harvest(self) -> (BestMap, Vec<u64>) {
-        (self.top.into_best(), self.matched)
+    fn harvest(self) -> Self::Fruit {
+        (self.top.into_best(), self.matched, self.ranked)
     }
 }
 
@@ -1673,6 +1668,72 @@ impl SegmentCollector for MemberSegment {
     fn harvest(self) -> MemberMap {
         self.members
     }
+}
+
+/// The first pass of a collapsed search, and the second when needed: the
+/// best `k` stories with their matching copies, the number of matches, the
+/// facets and the number of stories matched. Segments record their matches
+/// up to `record_cap` each; past that, a second pass finds the copies.
+fn collapsed(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    sort: Sort,
+    k: usize,
+    facets: FacetCollector,
+    record_cap: usize,
+) -> tantivy::Result<(StoryMap, usize, Vec<Facet>, u64)> {
+    let ((top, counts, copies), total, facet_counts) = searcher.search(
+        query,
+        &(
+            StoryCollector {
+                sort,
+                k,
+                record_cap,
+            },
+            Count,
+            facets,
+        ),
+    )?;
+    let stories = counts.len() as u64;
+    let mut top: StoryMap = top
+        .into_iter()
+        .map(|(cluster, best)| {
+            let count = counts.get(&cluster).map_or(1, |&n| u64::from(n));
+            (
+                cluster,
+                Story {
+                    best,
+                    count,
+                    members: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    if top.values().any(|s| s.count > 1) {
+        // The first pass kept every match when there were few enough;
+        // otherwise a second pass gathers the copies of the few
+        // stories shown.
+        let members = match copies {
+            Some(copies) => copies,
+            None => searcher.search(
+                query,
+                &MemberCollector {
+                    sort,
+                    wanted: top.keys().copied().collect(),
+                },
+            )?,
+        };
+        for (cluster, copies) in members {
+            if let Some(story) = top.get_mut(&cluster) {
+                for r in copies {
+                    if r.2 != story.best.2 {
+                        add_member(story, r);
+                    }
+                }
+            }
+        }
+    }
+    Ok((top, total, facet_counts, stories))
 }
 
 /// Adds a copy to a story, keeping the best one as `best`.
@@ -1887,6 +1948,7 @@ impl SegmentCollector for FacetSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn streaming_top_stories_match_grouping_everything() {
@@ -1921,6 +1983,53 @@ mod tests {
             let mut got: Vec<(u64, Ranked)> = top.into_best().into_iter().collect();
             got.sort_by(|a, b| by_rank_then_address(&a.1, &b.1));
             assert_eq!(got, want, "{docs} docs, {clusters} clusters, k {k}");
+        }
+    }
+
+    /// Copies found from the first pass's records are the copies the
+    /// second pass finds, whether every segment, some or none recorded.
+    #[test]
+    fn recorded_copies_match_the_second_pass() {
+        let tmp = tempfile::tempdir().unwrap();
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+        for copy in ["a", "b", "c"] {
+            let dir = tmp.path().join("in").join(copy);
+            std::fs::create_dir_all(&dir).unwrap();
+            for e in std::fs::read_dir(&seeds).unwrap() {
+                let e = e.unwrap();
+                std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+            }
+        }
+        let schema = NewsSchema::embedded().unwrap();
+        let index_dir = tmp.path().join("index");
+        let report = crate::ingest::ingest(
+            &crate::ingest::IngestOptions::new(
+                vec![tmp.path().join("in")],
+                index_dir.clone(),
+                schema.clone(),
+            ),
+            &crate::ingest::NoProgress,
+        )
+        .unwrap();
+        assert!(report.documents >= 12, "{report:?}");
+        let open = IndexDir::new(&index_dir).open_for_search(&schema).unwrap();
+        let run = |k: usize, cap: usize| {
+            let facets = FacetCollector { kinds: Vec::new() };
+            let (top, total, _, stories) =
+                collapsed(&open.searcher, &AllQuery, Sort::Relevance, k, facets, cap).unwrap();
+            let mut top: Vec<_> = top
+                .into_iter()
+                .map(|(c, s)| (c, s.best, s.count, s.members))
+                .collect();
+            top.sort_by_key(|t| t.0);
+            (top, total, stories)
+        };
+        for k in [1, 3, 50] {
+            let second_pass = run(k, 0);
+            assert!(second_pass.0.iter().any(|t| t.2 == 3 && t.3.len() == 2));
+            for cap in [4, RECORD_CAP] {
+                assert_eq!(run(k, cap), second_pass, "k {k}, cap {cap}");
+            }
         }
     }
 

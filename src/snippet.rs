@@ -17,13 +17,53 @@ use std::ops::Range;
 
 use crate::hit::Fragment;
 
-/// A token of stored text: byte range in the text and normalized term.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    /// Byte range in the source text.
-    pub range: Range<usize>,
-    /// The normalized term, as indexed.
-    pub term: String,
+/// The tokens of one stored text: each one's byte range in the text and
+/// its normalized term, as indexed. The terms share one buffer: a search
+/// tokenizes the texts of every hit it shows, and a string per token was
+/// about a tenth of a whole search's instructions.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    terms: String,
+    list: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl Tokens {
+    /// Empties the list, keeping its buffers for the next text.
+    pub fn clear(&mut self) {
+        self.terms.clear();
+        self.list.clear();
+    }
+
+    /// Adds the token at `range` of the text, normalized to `term`.
+    pub fn push(&mut self, range: Range<usize>, term: &str) {
+        let start = self.terms.len();
+        self.terms.push_str(term);
+        self.list.push((range, start..self.terms.len()));
+    }
+
+    /// How many tokens there are.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn range(&self, i: usize) -> Range<usize> {
+        self.list[i].0.clone()
+    }
+
+    fn term(&self, i: usize) -> &str {
+        &self.terms[self.list[i].1.clone()]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Range<usize>, &str)> {
+        self.list
+            .iter()
+            .map(|(range, term)| (range.clone(), &self.terms[term.clone()]))
+    }
 }
 
 /// What one query part matches.
@@ -74,7 +114,7 @@ impl Highlighter {
 
     /// Matched spans of one text of field `field`, in text order, without
     /// overlaps (a phrase wins over the single words inside it).
-    pub fn spans(&self, field: &str, tokens: &[Token]) -> Vec<Span> {
+    pub fn spans(&self, field: &str, tokens: &Tokens) -> Vec<Span> {
         let mut spans = Vec::new();
         for (rule_id, rule) in self.rules.iter().enumerate() {
             if !rule.fields.contains(&field) {
@@ -82,28 +122,28 @@ impl Highlighter {
             }
             match &rule.pattern {
                 Pattern::Terms(set) => {
-                    for t in tokens.iter().filter(|t| set.contains(&t.term)) {
+                    for (range, _) in tokens.iter().filter(|(_, t)| set.contains(*t)) {
                         spans.push(Span {
-                            range: t.range.clone(),
+                            range,
                             rule: rule_id,
                         });
                     }
                 }
                 Pattern::Prefix(p) => {
-                    for t in tokens.iter().filter(|t| t.term.starts_with(p.as_str())) {
+                    for (range, _) in tokens.iter().filter(|(_, t)| t.starts_with(p.as_str())) {
                         spans.push(Span {
-                            range: t.range.clone(),
+                            range,
                             rule: rule_id,
                         });
                     }
                 }
                 Pattern::Phrase(words, slop) => {
-                    for (i, t) in tokens.iter().enumerate() {
-                        if words.first() == Some(&t.term)
+                    for (i, (range, t)) in tokens.iter().enumerate() {
+                        if words.first().is_some_and(|w| w == t)
                             && let Some(last) = match_phrase(tokens, i, words, *slop)
                         {
                             spans.push(Span {
-                                range: t.range.start..tokens[last].range.end,
+                                range: range.start..tokens.range(last).end,
                                 rule: rule_id,
                             });
                         }
@@ -130,13 +170,13 @@ impl Highlighter {
 
 /// The index of the last token of a phrase starting at `start`, if the
 /// phrase matches there within `slop`.
-fn match_phrase(tokens: &[Token], start: usize, words: &[String], slop: u32) -> Option<usize> {
+fn match_phrase(tokens: &Tokens, start: usize, words: &[String], slop: u32) -> Option<usize> {
     let mut at = start;
     let mut slop_left = slop as usize;
     for w in &words[1..] {
         let from = at + 1;
         let to = (from + slop_left).min(tokens.len().saturating_sub(1));
-        let found = (from..=to).find(|&k| k < tokens.len() && &tokens[k].term == w)?;
+        let found = (from..=to).find(|&k| k < tokens.len() && tokens.term(k) == w)?;
         slop_left -= found - from;
         at = found;
     }
@@ -416,8 +456,8 @@ mod tests {
     use super::*;
 
     /// Whitespace tokenizer with lower-casing, enough for these tests.
-    fn tokens(text: &str) -> Vec<Token> {
-        let mut out = Vec::new();
+    fn tokens(text: &str) -> Tokens {
+        let mut out = Tokens::default();
         let mut start = None;
         for (i, c) in text
             .char_indices()
@@ -426,10 +466,7 @@ mod tests {
             match (c.is_alphanumeric(), start) {
                 (true, None) => start = Some(i),
                 (false, Some(s)) => {
-                    out.push(Token {
-                        range: s..i,
-                        term: text[s..i].to_lowercase(),
-                    });
+                    out.push(s..i, &text[s..i].to_lowercase());
                     start = None;
                 }
                 _ => {}
