@@ -122,7 +122,15 @@ impl Highlighter {
             }
             match &rule.pattern {
                 Pattern::Terms(set) => {
-                    for (range, _) in tokens.iter().filter(|(_, t)| set.contains(*t)) {
+                    // A word's variants are a few terms: comparing beats hashing.
+                    let matches = |t: &str| {
+                        if set.len() <= 8 {
+                            set.iter().any(|w| w == t)
+                        } else {
+                            set.contains(t)
+                        }
+                    };
+                    for (range, _) in tokens.iter().filter(|(_, t)| matches(t)) {
                         spans.push(Span {
                             range,
                             rule: rule_id,
@@ -203,16 +211,25 @@ pub struct Source<'a> {
 /// lead of a news story is its best summary.
 pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fragment> {
     let max_chars = max_chars.max(20);
+    // Sets of rules are bitsets: a hit has a candidate window per match.
+    let words = sources
+        .iter()
+        .flat_map(|s| s.spans.iter().map(|sp| sp.rule / 64 + 1))
+        .max()
+        .unwrap_or(0);
+    let add = |set: &mut [u64], rule: usize| set[rule / 64] |= 1 << (rule % 64);
+    let has = |set: &[u64], rule: usize| set[rule / 64] & (1 << (rule % 64)) != 0;
     // A headline is printed with every hit; a title fragment earns its place
     // only by showing a query part that no other text of the hit shows.
-    let elsewhere: HashSet<usize> = sources
-        .iter()
-        .filter(|s| s.field != "title")
-        .flat_map(|s| s.spans.iter().map(|sp| sp.rule))
-        .collect();
+    let mut elsewhere = vec![0u64; words];
+    for s in sources.iter().filter(|s| s.field != "title") {
+        for sp in &s.spans {
+            add(&mut elsewhere, sp.rule);
+        }
+    }
     let mut candidates: Vec<(usize, Range<usize>)> = Vec::new();
     for (si, s) in sources.iter().enumerate() {
-        if s.field == "title" && s.spans.iter().all(|sp| elsewhere.contains(&sp.rule)) {
+        if s.field == "title" && s.spans.iter().all(|sp| has(&elsewhere, sp.rule)) {
             continue;
         }
         for span in &s.spans {
@@ -220,36 +237,53 @@ pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fr
         }
     }
     let mut chosen: Vec<(usize, Range<usize>)> = Vec::new();
-    let mut covered: HashSet<usize> = HashSet::new();
+    let mut covered = vec![0u64; words];
+    let mut rules = vec![0u64; words];
     while chosen.len() < max {
-        let best = candidates
-            .iter()
-            .filter(|(si, r)| {
-                !chosen
-                    .iter()
-                    .any(|(ci, cr)| ci == si && cr.start < r.end && r.start < cr.end)
-            })
-            .map(|(si, r)| {
-                let s = &sources[*si];
-                let inside = s
-                    .spans
-                    .iter()
-                    .filter(|sp| sp.range.start >= r.start && sp.range.end <= r.end);
-                let rules: HashSet<usize> = inside.clone().map(|sp| sp.rule).collect();
-                let new = rules.iter().filter(|r| !covered.contains(r)).count();
-                let score =
-                    new * 10_000 + rules.len() * 1_000 + inside.count() * 10 + s.weight as usize;
-                (score, *si, r.clone())
-            })
-            .max_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then(b.1.cmp(&a.1))
-                    .then(b.2.start.cmp(&a.2.start))
+        let mut best: Option<(usize, usize, Range<usize>)> = None;
+        for (si, r) in &candidates {
+            let overlaps = chosen
+                .iter()
+                .any(|(ci, cr)| ci == si && cr.start < r.end && r.start < cr.end);
+            if overlaps {
+                continue;
+            }
+            let s = &sources[*si];
+            rules.fill(0);
+            let mut inside = 0;
+            for sp in s
+                .spans
+                .iter()
+                .filter(|sp| sp.range.start >= r.start && sp.range.end <= r.end)
+            {
+                add(&mut rules, sp.rule);
+                inside += 1;
+            }
+            let distinct: u32 = rules.iter().map(|w| w.count_ones()).sum();
+            let new: u32 = rules
+                .iter()
+                .zip(&covered)
+                .map(|(r, c)| (r & !c).count_ones())
+                .sum();
+            let (distinct, new) = (distinct as usize, new as usize);
+            let score = new * 10_000 + distinct * 1_000 + inside * 10 + s.weight as usize;
+            // Highest score; among equals the first source, then the
+            // earliest window, then the last candidate.
+            let better = best.as_ref().is_none_or(|(bs, bi, br)| {
+                score
+                    .cmp(bs)
+                    .then(bi.cmp(si))
+                    .then(br.start.cmp(&r.start))
+                    .is_ge()
             });
+            if better {
+                best = Some((score, *si, r.clone()));
+            }
+        }
         let Some((_, si, range)) = best else { break };
         for sp in &sources[si].spans {
             if sp.range.start >= range.start && sp.range.end <= range.end {
-                covered.insert(sp.rule);
+                add(&mut covered, sp.rule);
             }
         }
         chosen.push((si, range));
