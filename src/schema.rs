@@ -168,7 +168,7 @@ fn default_compression() -> String {
 }
 
 fn default_blocksize() -> usize {
-    16_384
+    8_192
 }
 
 #[derive(Debug, Deserialize)]

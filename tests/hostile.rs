@@ -465,8 +465,8 @@ fn damaged_and_foreign_indexes_are_clear_errors() {
     let schema = fs::read_to_string(crate::util::repo().join("index-schema/newsidx.toml")).unwrap();
     let other = schema
         .replacen(
-            "docstore_blocksize = 16384",
-            "docstore_blocksize = 16384\n",
+            "docstore_blocksize = 8192",
+            "docstore_blocksize = 8192\n",
             1,
         )
         .replacen("record = \"basic\"", "record = \"freq\"", 1);
