@@ -278,12 +278,13 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         kinds: opts.facets.clone(),
     };
     let engine = |e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e);
+    let mut paths = PathReader::new(searcher);
     let (groups, total, facet_counts, stories) = if opts.collapse {
         let (top, total, facet_counts, stories) =
             collapsed(searcher, query.as_ref(), opts.sort, k, facets, RECORD_CAP)
                 .map_err(engine)?;
         (
-            top_stories(searcher, top, k)?,
+            top_stories(&mut paths, top, k),
             total,
             facet_counts,
             Some(stories),
@@ -293,7 +294,7 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         let (ranked, total, facet_counts) = searcher
             .search(query.as_ref(), &(top, Count, facets))
             .map_err(engine)?;
-        let groups = order_ties(searcher, ranked)?
+        let groups = order_ties(&mut paths, ranked)
             .into_iter()
             .map(|best| Story {
                 best,
@@ -307,7 +308,6 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
     timings.collect_us = micros(phase);
     let phase = Instant::now();
     let highlighter = Highlighter::new(std::mem::take(&mut compiler.rules));
-    let mut paths = PathReader::new(searcher);
     let mut hits = Vec::new();
     for (i, story) in groups
         .into_iter()
@@ -1310,18 +1310,17 @@ impl SegmentCollector for TopSegment {
 
 /// Orders hits with equal key and score by path, so ties come out the same
 /// way whatever the segment layout.
-fn order_ties(searcher: &tantivy::Searcher, mut ranked: Vec<Ranked>) -> Result<Vec<Ranked>> {
+fn order_ties(paths: &mut PathReader<'_>, mut ranked: Vec<Ranked>) -> Vec<Ranked> {
     let has_ties = ranked
         .windows(2)
         .any(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1);
     if has_ties {
-        let mut paths = PathReader::new(searcher);
         let mut keyed: Vec<(Ranked, String)> =
             ranked.drain(..).map(|r| (r, paths.path(r.2))).collect();
         keyed.sort_by(|(a, pa), (b, pb)| rank_order(a, b).then(pa.cmp(pb)));
         ranked = keyed.into_iter().map(|(r, _)| r).collect();
     }
-    Ok(ranked)
+    ranked
 }
 
 /// Best first: by sort key, then score.
@@ -1330,10 +1329,13 @@ fn rank_order(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
 }
 
 /// Reads documents' paths from the fast column, opening each segment's
-/// column once.
+/// column once and reading each path once: a path is a lookup in the
+/// column's dictionary (tens of thousands of instructions), and ordering
+/// ties, listing copies and printing hits ask for the same ones.
 struct PathReader<'s> {
     searcher: &'s tantivy::Searcher,
     columns: HashMap<SegmentOrdinal, Option<StrColumn>>,
+    read: HashMap<DocAddress, String>,
 }
 
 impl<'s> PathReader<'s> {
@@ -1341,25 +1343,42 @@ impl<'s> PathReader<'s> {
         PathReader {
             searcher,
             columns: HashMap::new(),
+            read: HashMap::new(),
         }
     }
 
-    fn path(&mut self, addr: DocAddress) -> String {
+    fn column(&mut self, segment: SegmentOrdinal) -> Option<&StrColumn> {
         let searcher = self.searcher;
-        let col = self.columns.entry(addr.segment_ord).or_insert_with(|| {
-            searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .str(FieldName::Path.as_str())
-                .ok()
-                .flatten()
-        });
+        self.columns
+            .entry(segment)
+            .or_insert_with(|| {
+                searcher
+                    .segment_reader(segment)
+                    .fast_fields()
+                    .str(FieldName::Path.as_str())
+                    .ok()
+                    .flatten()
+            })
+            .as_ref()
+    }
+
+    /// The path's ordinal in its segment's column: within one segment,
+    /// ordinals sort as the paths do.
+    fn ord(&mut self, addr: DocAddress) -> Option<u64> {
+        self.column(addr.segment_ord)?.term_ords(addr.doc_id).next()
+    }
+
+    fn path(&mut self, addr: DocAddress) -> String {
+        if let Some(p) = self.read.get(&addr) {
+            return p.clone();
+        }
         let mut s = String::new();
-        if let Some(col) = col
-            && let Some(ord) = col.term_ords(addr.doc_id).next()
+        if let Some(ord) = self.ord(addr)
+            && let Some(col) = self.column(addr.segment_ord)
         {
             let _ = col.ord_to_str(ord, &mut s);
         }
+        self.read.insert(addr, s.clone());
         s
     }
 }
@@ -1750,9 +1769,8 @@ fn add_member(story: &mut Story, mut r: Ranked) {
 /// story's copies best first, and among copies that rank equal (exact
 /// duplicates score the same) the one with the smallest path stands for
 /// the story.
-fn top_stories(searcher: &tantivy::Searcher, stories: StoryMap, k: usize) -> Result<Vec<Story>> {
+fn top_stories(paths: &mut PathReader<'_>, stories: StoryMap, k: usize) -> Vec<Story> {
     let mut stories: Vec<Story> = stories.into_values().collect();
-    let mut paths = PathReader::new(searcher);
     let by_rank = |a: &Story, b: &Story| by_rank_then_address(&a.best, &b.best);
     if stories.len() > k {
         stories.select_nth_unstable_by(k, by_rank);
@@ -1764,11 +1782,30 @@ fn top_stories(searcher: &tantivy::Searcher, stories: StoryMap, k: usize) -> Res
             .filter(|&i| rank_order(&story.members[i], &best).is_eq())
             .collect();
         if !tied.is_empty() {
+            // Only the first candidate of each segment by ordinal can have
+            // the smallest path, so only theirs are read.
+            let candidates: Vec<(Option<usize>, DocAddress)> = std::iter::once((None, best.2))
+                .chain(tied.iter().map(|&i| (Some(i), story.members[i].2)))
+                .collect();
+            let mut firsts: HashMap<SegmentOrdinal, (Option<u64>, Option<usize>)> = HashMap::new();
+            for &(i, addr) in &candidates {
+                let ord = paths.ord(addr);
+                firsts
+                    .entry(addr.segment_ord)
+                    .and_modify(|f| {
+                        if ord < f.0 {
+                            *f = (ord, i);
+                        }
+                    })
+                    .or_insert((ord, i));
+            }
             let mut smallest = (paths.path(best.2), None);
-            for i in tied {
-                let p = paths.path(story.members[i].2);
-                if p < smallest.0 {
-                    smallest = (p, Some(i));
+            for &(i, addr) in &candidates[1..] {
+                if firsts.get(&addr.segment_ord).is_some_and(|f| f.1 == i) {
+                    let p = paths.path(addr);
+                    if p < smallest.0 {
+                        smallest = (p, i);
+                    }
                 }
             }
             if let (_, Some(i)) = smallest {
@@ -1783,13 +1820,13 @@ fn top_stories(searcher: &tantivy::Searcher, stories: StoryMap, k: usize) -> Res
         stories.sort_by(by_rank);
         stories.iter().map(|s| s.best).collect()
     };
-    let order = order_ties(searcher, bests)?;
+    let order = order_ties(paths, bests);
     let mut by_addr: HashMap<DocAddress, Story> =
         stories.into_iter().map(|s| (s.best.2, s)).collect();
-    Ok(order
+    order
         .into_iter()
         .filter_map(|r| by_addr.remove(&r.2))
-        .collect())
+        .collect()
 }
 
 /// Counts matching documents per facet bucket.
