@@ -1171,7 +1171,7 @@ fn boosted(q: Box<dyn Query>, boost: Score) -> Box<dyn Query> {
 
 fn merge_patterns(into: &mut Pattern, other: Pattern) {
     if let (Pattern::Terms(a), Pattern::Terms(b)) = (into, other) {
-        a.extend(b);
+        a.extend([b]);
     }
 }
 

@@ -70,11 +70,64 @@ impl Tokens {
 #[derive(Debug, Clone)]
 pub enum Pattern {
     /// Any of these index terms (a word and its stemmed or fuzzy variants).
-    Terms(HashSet<String>),
+    Terms(TermSet),
     /// Any term with this prefix (when the expansion was too large to list).
     Prefix(String),
     /// These terms in order, with up to `slop` other words between them.
     Phrase(Vec<String>, u32),
+}
+
+/// Index terms a snippet marks. Nearly every word of a text is none of
+/// them: a bitmap of the terms' first bytes turns most words away with one
+/// test, before any comparison or hash.
+#[derive(Debug, Clone, Default)]
+pub struct TermSet {
+    terms: HashSet<String>,
+    first_bytes: [u64; 4],
+}
+
+impl TermSet {
+    fn contains(&self, t: &str) -> bool {
+        let Some(&b) = t.as_bytes().first() else {
+            return false;
+        };
+        if self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
+            return false;
+        }
+        // A word's variants are a few terms: comparing beats hashing.
+        if self.terms.len() <= 8 {
+            self.terms.iter().any(|w| w == t)
+        } else {
+            self.terms.contains(t)
+        }
+    }
+}
+
+impl Extend<String> for TermSet {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, iter: I) {
+        for t in iter {
+            if let Some(&b) = t.as_bytes().first() {
+                self.first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+            self.terms.insert(t);
+        }
+    }
+}
+
+impl Extend<TermSet> for TermSet {
+    fn extend<I: IntoIterator<Item = TermSet>>(&mut self, iter: I) {
+        for set in iter {
+            self.extend(set.terms);
+        }
+    }
+}
+
+impl FromIterator<String> for TermSet {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> TermSet {
+        let mut set = TermSet::default();
+        set.extend(iter);
+        set
+    }
 }
 
 /// A query part with the fields it applies to.
@@ -122,15 +175,7 @@ impl Highlighter {
             }
             match &rule.pattern {
                 Pattern::Terms(set) => {
-                    // A word's variants are a few terms: comparing beats hashing.
-                    let matches = |t: &str| {
-                        if set.len() <= 8 {
-                            set.iter().any(|w| w == t)
-                        } else {
-                            set.contains(t)
-                        }
-                    };
-                    for (range, _) in tokens.iter().filter(|(_, t)| matches(t)) {
+                    for (range, _) in tokens.iter().filter(|(_, t)| set.contains(t)) {
                         spans.push(Span {
                             range,
                             rule: rule_id,
@@ -527,6 +572,29 @@ mod tests {
             s.insert(*a, '[');
         }
         s
+    }
+
+    #[test]
+    fn term_sets_hold_exactly_their_terms() {
+        let words = [
+            "oil", "olive", "élan", "ölpreis", "prices", "price", "priced",
+        ];
+        for n in [1, 3, words.len()] {
+            // Past 8 terms the set hashes instead of comparing.
+            let padding = (0..10 * (n / words.len())).map(|i| format!("z{i}"));
+            let set: TermSet = words[..n]
+                .iter()
+                .map(|w| w.to_string())
+                .chain(padding)
+                .collect();
+            for w in &words[..n] {
+                assert!(set.contains(w), "{w} in {set:?}");
+            }
+            for w in ["", "o", "oils", "olives", "élans", "e", "pr", "zebra"] {
+                assert!(!set.contains(w), "{w} not in {set:?}");
+            }
+            assert_eq!(set.contains("z3"), n == words.len());
+        }
     }
 
     #[test]
