@@ -137,28 +137,89 @@ fn prefer_western(guess: &'static Encoding, bytes: &[u8]) -> &'static Encoding {
 }
 
 fn memchr_nul(bytes: &[u8]) -> bool {
-    bytes.contains(&0)
+    memchr::memchr(0, bytes).is_some()
 }
 
 /// Rejects whitespace-only and mostly-control text. Runs on every file, so
-/// pure-ASCII text (most news) is counted in one branch-free pass the
-/// compiler vectorizes; only text with other characters is decoded char by
-/// char.
+/// the bytes are counted in one branch-free pass the compiler vectorizes;
+/// the characters themselves are looked at only in text without a single
+/// printable ASCII character.
 fn check_text(text: &str) -> Result<(), DecodeError> {
     let bytes = text.as_bytes();
-    let (mut controls, mut blanks, mut non_ascii) = (0usize, 0usize, 0usize);
-    for &b in bytes {
-        let blank = b == b' ' || (9..=13).contains(&b);
-        controls += usize::from((b < 0x20 && !blank) || b == 0x7f);
-        blanks += usize::from(blank);
-        non_ascii += usize::from(b >= 0x80);
+    let counts = ByteCounts::of(bytes);
+    let ascii = bytes.len() - counts.non_ascii;
+    let mut printable = ascii > counts.controls + counts.blanks;
+    let mut controls = counts.controls;
+    if counts.non_ascii > 0 {
+        // Other controls are U+0080..=U+009F less U+0085 (a line break,
+        // which is whitespace), and U+FFFD is counted as one.
+        controls += memchr::memchr2_iter(0xC2, 0xEF, bytes)
+            .filter(|&i| match bytes[i..] {
+                [0xC2, b, ..] => (0x80..=0x9F).contains(&b) && b != 0x85,
+                [0xEF, 0xBF, 0xBD, ..] => true,
+                _ => false,
+            })
+            .count();
+        if !printable {
+            printable = text
+                .chars()
+                .any(|c| !c.is_whitespace() && !c.is_control() && c != '\u{fffd}');
+        }
     }
-    let (chars, printable) = if non_ascii == 0 {
-        (bytes.len(), bytes.len() > controls + blanks)
-    } else {
-        controls = 0;
-        let mut printable = false;
-        let mut chars = 0;
+    if !printable && controls == 0 {
+        return Err(DecodeError::Empty);
+    }
+    // UTF-8: one character per byte that does not continue another.
+    let chars = bytes.len() - counts.continuation;
+    if controls as f64 > MAX_CONTROL_SHARE * chars as f64 {
+        return Err(DecodeError::Binary);
+    }
+    Ok(())
+}
+
+/// Byte classes of a text, ASCII ones as `char::is_whitespace` and
+/// `char::is_control` see them.
+#[derive(Debug, Default, PartialEq)]
+struct ByteCounts {
+    /// ASCII controls other than whitespace.
+    controls: usize,
+    /// ASCII whitespace.
+    blanks: usize,
+    non_ascii: usize,
+    /// UTF-8 continuation bytes.
+    continuation: usize,
+}
+
+impl ByteCounts {
+    fn of(bytes: &[u8]) -> ByteCounts {
+        let mut total = ByteCounts::default();
+        // Counted in u8 lanes, 255 bytes at a time; `&` and `|` rather than
+        // `&&` and `||`, which would branch.
+        for chunk in bytes.chunks(255) {
+            let (mut controls, mut blanks, mut non_ascii, mut continuation) = (0u8, 0u8, 0u8, 0u8);
+            for &b in chunk {
+                let blank = (b == b' ') | (b.wrapping_sub(9) < 5);
+                controls += u8::from(((b < 0x20) & !blank) | (b == 0x7f));
+                blanks += u8::from(blank);
+                non_ascii += u8::from(b >= 0x80);
+                continuation += u8::from(b & 0xC0 == 0x80);
+            }
+            total.controls += usize::from(controls);
+            total.blanks += usize::from(blanks);
+            total.non_ascii += usize::from(non_ascii);
+            total.continuation += usize::from(continuation);
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `check_text` as it was written first, a char at a time.
+    fn check_text_by_char(text: &str) -> Result<(), DecodeError> {
+        let (mut controls, mut printable, mut chars) = (0usize, false, 0usize);
         for c in text.chars() {
             chars += 1;
             if c.is_whitespace() {
@@ -170,20 +231,28 @@ fn check_text(text: &str) -> Result<(), DecodeError> {
                 printable = true;
             }
         }
-        (chars, printable)
-    };
-    if !printable && controls == 0 {
-        return Err(DecodeError::Empty);
+        if !printable && controls == 0 {
+            return Err(DecodeError::Empty);
+        }
+        if controls as f64 > MAX_CONTROL_SHARE * chars as f64 {
+            return Err(DecodeError::Binary);
+        }
+        Ok(())
     }
-    if controls as f64 > MAX_CONTROL_SHARE * chars as f64 {
-        return Err(DecodeError::Binary);
-    }
-    Ok(())
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    proptest::proptest! {
+        #[test]
+        fn byte_counts_judge_text_as_chars_do(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Z", " ", "\t", "\n", "\r", "\u{b}", "\u{c}", "\u{0}", "\u{1}", "\u{1f}",
+                "\u{7f}", "\u{80}", "\u{85}", "\u{9f}", "\u{a0}", "\u{a3}", "é", "—", "\u{2028}",
+                "\u{3000}", "\u{fffd}", "\u{fffc}", "€", "日本", "😀", "\u{c2}",
+            ]), 0..300),
+        ) {
+            let text: String = parts.concat();
+            proptest::prop_assert_eq!(check_text(&text), check_text_by_char(&text), "{:?}", text);
+        }
+    }
 
     fn utf16(s: &str, big_endian: bool) -> Vec<u8> {
         let mut out = if big_endian {
