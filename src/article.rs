@@ -276,7 +276,9 @@ impl<'a> Paragraphs<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match self.rest.find(['\n', '\r']) {
+        // memchr, not `str::find` with a char pattern: this scans every
+        // byte of every article, and `find` looks at one char at a time.
+        let (line, rest) = match memchr::memchr2(b'\n', b'\r', self.rest.as_bytes()) {
             Some(i) => {
                 let skip = if self.rest[i..].starts_with("\r\n") {
                     2
