@@ -1539,7 +1539,7 @@ struct StorySegment {
 }
 
 impl Collector for StoryCollector {
-    type Fruit = (BestMap, CountMap, Option<MemberMap>);
+    type Fruit = (BestMap, CountMap, u64, Option<MemberMap>);
     type Child = StorySegment;
 
     fn for_segment(
@@ -1567,17 +1567,23 @@ impl Collector for StoryCollector {
         // A story among the best k overall is among the best k of the
         // segment holding its best copy, so the segments' tops suffice.
         let mut top = TopStories::new(self.k);
-        let matches = fruits.iter().map(|(_, m, _)| m.len()).sum();
-        let mut counts = CountMap::with_capacity_and_hasher(matches, Default::default());
-        for (best, matched, _) in &fruits {
+        for (best, _, _) in &fruits {
             for (&cluster, &r) in best {
                 top.offer(cluster, r);
             }
-            for &cluster in matched {
-                *counts.entry(cluster).or_default() += 1;
-            }
         }
         let top = top.into_best();
+        // Copies are counted for the stories kept only; the rest are
+        // only counted as stories.
+        let mut counts: CountMap = top.keys().map(|&c| (c, 0)).collect();
+        for (_, matched, _) in &fruits {
+            for cluster in matched {
+                if let Some(n) = counts.get_mut(cluster) {
+                    *n += 1;
+                }
+            }
+        }
+        let stories = distinct(fruits.iter().map(|(_, m, _)| m.as_slice()));
         // The copies of the stories kept, when every segment recorded its
         // matches: those with more than one copy among them.
         let copies = fruits
@@ -1588,15 +1594,51 @@ impl Collector for StoryCollector {
                 for (_, matched, ranked) in &fruits {
                     let ranked = ranked.as_deref().unwrap_or_default();
                     for (&cluster, &r) in matched.iter().zip(ranked) {
-                        if top.contains_key(&cluster) && counts.get(&cluster) > Some(&1) {
+                        if counts.get(&cluster) > Some(&1) {
                             copies.entry(cluster).or_default().push(r);
                         }
                     }
                 }
                 copies
             });
-        Ok((top, counts, copies))
+        Ok((top, counts, stories, copies))
     }
+}
+
+/// The number of distinct cluster ids. They are hashes, so their top
+/// byte spreads them evenly over 256 buckets, and each bucket's set stays
+/// in cache; one set of all of them (half a million at a million
+/// articles) missed the cache on nearly every insert, and was a quarter of
+/// such a search.
+fn distinct<'a>(parts: impl Iterator<Item = &'a [u64]> + Clone) -> u64 {
+    const BUCKETS: usize = 256;
+    let n: usize = parts.clone().map(<[u64]>::len).sum();
+    let set = |capacity| {
+        std::collections::HashSet::with_capacity_and_hasher(
+            capacity,
+            crate::cluster::IdBuildHasher::default(),
+        )
+    };
+    if n <= BUCKETS * 256 {
+        let mut all = set(n);
+        all.extend(parts.flatten().copied());
+        return all.len() as u64;
+    }
+    let per_bucket = n / BUCKETS + n / (4 * BUCKETS) + 16;
+    let mut buckets: Vec<Vec<u64>> = (0..BUCKETS)
+        .map(|_| Vec::with_capacity(per_bucket))
+        .collect();
+    for &cluster in parts.flatten() {
+        buckets[(cluster >> 56) as usize].push(cluster);
+    }
+    let mut one = set(per_bucket);
+    let mut total = 0;
+    for bucket in &buckets {
+        one.clear();
+        one.extend(bucket.iter().copied());
+        total += one.len() as u64;
+    }
+    total
 }
 
 /// Matches a segment records with their ranks, so that a collapsed search
@@ -1701,7 +1743,7 @@ fn collapsed(
     facets: FacetCollector,
     record_cap: usize,
 ) -> tantivy::Result<(StoryMap, usize, Vec<Facet>, u64)> {
-    let ((top, counts, copies), total, facet_counts) = searcher.search(
+    let ((top, counts, stories, copies), total, facet_counts) = searcher.search(
         query,
         &(
             StoryCollector {
@@ -1713,7 +1755,6 @@ fn collapsed(
             facets,
         ),
     )?;
-    let stories = counts.len() as u64;
     let mut top: StoryMap = top
         .into_iter()
         .map(|(cluster, best)| {
@@ -1986,6 +2027,30 @@ impl SegmentCollector for FacetSegment {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn distinct_counts_like_a_set() {
+        let mut x = 7u64;
+        let mut ids = |n: usize, spread: u64| -> Vec<u64> {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Few distinct values, spread over the whole range.
+                    (x % spread).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                })
+                .collect()
+        };
+        // Below and above the bucketed size, one part and several.
+        for (n, spread) in [(0, 1), (1_000, 300), (70_000, 40_000), (200_000, 1 << 40)] {
+            let parts = [ids(n / 3, spread), ids(n - n / 3, spread), Vec::new()];
+            let expected: std::collections::HashSet<u64> =
+                parts.iter().flatten().copied().collect();
+            let got = distinct(parts.iter().map(Vec::as_slice));
+            assert_eq!(got, expected.len() as u64, "{n} {spread}");
+        }
+    }
 
     #[test]
     fn streaming_top_stories_match_grouping_everything() {
