@@ -1171,7 +1171,7 @@ fn boosted(q: Box<dyn Query>, boost: Score) -> Box<dyn Query> {
 
 fn merge_patterns(into: &mut Pattern, other: Pattern) {
     if let (Pattern::Terms(a), Pattern::Terms(b)) = (into, other) {
-        a.extend([b]);
+        a.merge(b);
     }
 }
 
@@ -1573,35 +1573,26 @@ impl Collector for StoryCollector {
             }
         }
         let top = top.into_best();
-        // Copies are counted for the stories kept only; the rest are
-        // only counted as stories.
+        // Copies are counted (and, when every segment recorded its
+        // matches, gathered) for the stories kept only; the rest are only
+        // counted as stories.
+        let recorded = fruits.iter().all(|(_, _, ranked)| ranked.is_some());
         let mut counts: CountMap = top.keys().map(|&c| (c, 0)).collect();
-        for (_, matched, _) in &fruits {
-            for cluster in matched {
+        let mut copies = MemberMap::default();
+        for (_, matched, ranked) in &fruits {
+            let ranked = ranked.as_deref().unwrap_or_default();
+            for (i, cluster) in matched.iter().enumerate() {
                 if let Some(n) = counts.get_mut(cluster) {
                     *n += 1;
+                    if let (true, Some(&r)) = (recorded, ranked.get(i)) {
+                        copies.entry(*cluster).or_default().push(r);
+                    }
                 }
             }
         }
+        copies.retain(|cluster, _| counts.get(cluster) > Some(&1));
         let stories = distinct(fruits.iter().map(|(_, m, _)| m.as_slice()));
-        // The copies of the stories kept, when every segment recorded its
-        // matches: those with more than one copy among them.
-        let copies = fruits
-            .iter()
-            .all(|(_, _, ranked)| ranked.is_some())
-            .then(|| {
-                let mut copies = MemberMap::default();
-                for (_, matched, ranked) in &fruits {
-                    let ranked = ranked.as_deref().unwrap_or_default();
-                    for (&cluster, &r) in matched.iter().zip(ranked) {
-                        if counts.get(&cluster) > Some(&1) {
-                            copies.entry(cluster).or_default().push(r);
-                        }
-                    }
-                }
-                copies
-            });
-        Ok((top, counts, stories, copies))
+        Ok((top, counts, stories, recorded.then_some(copies)))
     }
 }
 

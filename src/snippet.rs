@@ -87,6 +87,11 @@ pub struct TermSet {
 }
 
 impl TermSet {
+    /// Adds the terms of `other`.
+    pub fn merge(&mut self, other: TermSet) {
+        self.extend(other.terms);
+    }
+
     fn contains(&self, t: &str) -> bool {
         let Some(&b) = t.as_bytes().first() else {
             return false;
@@ -110,14 +115,6 @@ impl Extend<String> for TermSet {
                 self.first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
             }
             self.terms.insert(t);
-        }
-    }
-}
-
-impl Extend<TermSet> for TermSet {
-    fn extend<I: IntoIterator<Item = TermSet>>(&mut self, iter: I) {
-        for set in iter {
-            self.extend(set.terms);
         }
     }
 }
