@@ -261,18 +261,54 @@ fn searches_during_ingest_and_full_rebuild_always_succeed() {
     assert_eq!(count(&env), 2500);
 }
 
-/// Segment files of the live generation that no commit references.
-fn orphans(env: &TestEnv) -> Vec<String> {
+/// The live generation's folder and its committed segment ids.
+fn live_segments(env: &TestEnv) -> (std::path::PathBuf, Vec<String>) {
     let current = fs::read_to_string(env.index.join("CURRENT")).unwrap();
     let gen_dir = env.index.join(current.trim());
     let meta: Value =
         serde_json::from_str(&fs::read_to_string(gen_dir.join("meta.json")).unwrap()).unwrap();
-    let live: Vec<String> = meta["segments"]
+    let ids = meta["segments"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s["segment_id"].as_str().unwrap().replace('-', ""))
         .collect();
+    (gen_dir, ids)
+}
+
+/// A run killed before its commit leaves segment files that tantivy
+/// listed in `.managed.json` and no commit references; the next run
+/// collects them, even when it has nothing to index.
+#[test]
+fn a_rerun_collects_what_a_killed_run_left() {
+    let env = TestEnv::new();
+    let arch = env.path("archive");
+    write_articles(&arch, 0..50, 7);
+    env.ingest_json(&["archive"]);
+    let (gen_dir, live) = live_segments(&env);
+
+    let orphan = "0123456789abcdef0123456789abcdef.store";
+    fs::write(gen_dir.join(orphan), b"partial").unwrap();
+    let list = gen_dir.join(".managed.json");
+    let mut managed: Vec<String> =
+        serde_json::from_str(&fs::read_to_string(&list).unwrap()).unwrap();
+    managed.push(orphan.to_owned());
+    fs::write(&list, serde_json::to_string(&managed).unwrap()).unwrap();
+    assert_eq!(orphans(&env), vec![orphan.to_owned()]);
+
+    let again = env.ingest_json(&["archive"]);
+    assert_eq!(counts(&again), [0, 0, 0, 50, 0], "{again}");
+    assert_eq!(orphans(&env), Vec::<String>::new());
+    assert_eq!(
+        live_segments(&env).1,
+        live,
+        "a run with nothing to do rewrote segments"
+    );
+}
+
+/// Segment files of the live generation that no commit references.
+fn orphans(env: &TestEnv) -> Vec<String> {
+    let (gen_dir, live) = live_segments(env);
     fs::read_dir(&gen_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
