@@ -326,7 +326,7 @@ pub(crate) fn create_index(
 }
 
 /// tantivy's list of the files it manages, in each index generation.
-const MANAGED_FILE: &str = ".managed.json";
+pub(crate) const MANAGED_FILE: &str = ".managed.json";
 
 /// tantivy's `MmapDirectory` with two changes an archive shared by several
 /// users needs, and one for speed. Atomic writes (`meta.json`,
