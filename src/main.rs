@@ -219,11 +219,14 @@ fn run_search(cli: &Cli, args: &SearchArgs) -> Result<Exit> {
             start.elapsed().as_micros()
         );
     }
-    Ok(if results.summary.total_hits > 0 {
+    let code = if results.summary.total_hits > 0 {
         Exit::Success
     } else {
         Exit::NoHits
-    })
+    };
+    // `main` exits right after: the kernel unmaps the index at once.
+    std::mem::forget(results);
+    Ok(code)
 }
 
 fn run_similar(cli: &Cli, args: &SimilarArgs) -> Result<Exit> {
