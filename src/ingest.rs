@@ -1265,9 +1265,11 @@ impl Run<'_> {
     }
 
     fn delete_path(&self, path: &str) {
-        if let Ok(writer) = self.writer()
-            && let Some(writer) = writer.as_ref()
-        {
+        let guard = match self.writer() {
+            Ok(guard) => guard,
+            Err(e) => return self.fail(e),
+        };
+        if let Some(writer) = guard.as_ref() {
             writer.delete_term(Term::from_field_text(self.opts.schema.fields.path, path));
             self.counters.deleted.fetch_add(1, Ordering::Relaxed);
             self.deletes_since_commit.fetch_add(1, Ordering::Relaxed);
