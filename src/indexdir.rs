@@ -327,6 +327,9 @@ pub(crate) fn create_index(
 
 /// tantivy's list of the files it manages, in each index generation.
 pub(crate) const MANAGED_FILE: &str = ".managed.json";
+/// tantivy's record of the last commit, in each index generation (its own
+/// constant is private).
+pub(crate) const META_FILE: &str = "meta.json";
 
 /// tantivy's `MmapDirectory` with two changes an archive shared by several
 /// users needs, and one for speed. Atomic writes (`meta.json`,

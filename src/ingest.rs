@@ -36,7 +36,7 @@ use crate::cluster::Clusterer;
 use crate::decode::{self, DecodeError};
 use crate::error::{Error, Result};
 use crate::hashdir::{HashDir, Keyed};
-use crate::indexdir::IndexDir;
+use crate::indexdir::{IndexDir, MANAGED_FILE, META_FILE};
 use crate::schema::{FieldName, FileInfo, NewsSchema};
 use crate::sketch::Sketch;
 use crate::walk::{self, Candidate, Root, WalkEvent, WalkOptions};
@@ -313,7 +313,7 @@ impl CommitPayload {
             payload: Option<String>,
         }
         let bytes =
-            tantivy::Directory::atomic_read(index.directory(), Path::new("meta.json")).ok()?;
+            tantivy::Directory::atomic_read(index.directory(), Path::new(META_FILE)).ok()?;
         let meta: Meta = serde_json::from_slice(&bytes).ok()?;
         serde_json::from_str(meta.payload.as_deref()?).ok()
     }
@@ -438,9 +438,8 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     // file.
     let committed = pending > 0 || opts.full;
     let writer = match writer {
-        Some(w) => Some(w),
         None if committed => Some(open_writer(&index, opts)?),
-        None => None,
+        open_or_not_needed => open_or_not_needed,
     };
     if let Some(mut writer) = writer {
         if committed {
@@ -526,7 +525,7 @@ fn open_writer(index: &Index, opts: &IngestOptions) -> Result<IndexWriter> {
 /// writer's garbage collection deletes. An index without a readable list
 /// has nothing tantivy would collect.
 fn has_orphans(index: &Index) -> bool {
-    let managed = Path::new(crate::indexdir::MANAGED_FILE);
+    let managed = Path::new(MANAGED_FILE);
     let Ok(bytes) = tantivy::Directory::atomic_read(index.directory(), managed) else {
         return false;
     };
@@ -539,7 +538,7 @@ fn has_orphans(index: &Index) -> bool {
     let living = meta.list_segment_files();
     managed
         .iter()
-        .any(|p| p != Path::new("meta.json") && !living.contains(p))
+        .any(|p| p != Path::new(META_FILE) && !living.contains(p))
 }
 
 /// Works around a tantivy 0.27 bug that lost updates: a new writer numbers
