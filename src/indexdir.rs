@@ -70,9 +70,6 @@ pub struct OpenIndex {
     pub searcher: Searcher,
     /// Directory of the generation that was opened.
     pub path: PathBuf,
-    /// Fields with a value in some document (bits over `FieldName`), when
-    /// the last commit recorded it.
-    pub fields_present: Option<u32>,
     // Keeps the segment files open for the searcher's lifetime.
     _reader: IndexReader,
 }
@@ -167,14 +164,10 @@ impl IndexDir {
             .try_into()
             .map_err(|e| corrupt_or_engine(&self.root, "cannot open the index for reading", e))?;
         let searcher = reader.searcher();
-        let fields_present = crate::ingest::CommitPayload::of(&index)
-            .filter(|p| !p.fields.is_empty())
-            .map(|p| crate::ingest::field_mask(&p.fields));
         Ok(OpenIndex {
             index,
             searcher,
             path,
-            fields_present,
             _reader: reader,
         })
     }

@@ -22,7 +22,7 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -294,60 +294,6 @@ pub struct CommitPayload {
     pub finished: bool,
     /// The run's counts at this commit.
     pub summary: serde_json::Value,
-    /// Text fields that hold a value in at least one document. Search skips
-    /// default fields that never do (the photo captions of an archive
-    /// without photos): opening an empty field costs tantivy more than
-    /// searching a full one.
-    #[serde(default)]
-    pub fields: Vec<String>,
-}
-
-impl CommitPayload {
-    /// Reads the payload of an index's last commit, if it has one.
-    pub fn of(index: &Index) -> Option<CommitPayload> {
-        /// `meta.json` less what tantivy's `load_metas` would also build
-        /// (the schema, the segment list): a search has tantivy parse the
-        /// file twice already, and a third full parse cost 2.5% of it.
-        #[derive(serde::Deserialize)]
-        struct Meta {
-            payload: Option<String>,
-        }
-        let bytes =
-            tantivy::Directory::atomic_read(index.directory(), Path::new(META_FILE)).ok()?;
-        let meta: Meta = serde_json::from_slice(&bytes).ok()?;
-        serde_json::from_str(meta.payload.as_deref()?).ok()
-    }
-}
-
-/// The fields of an article that hold a value, as a bit set over
-/// [`FieldName`].
-fn fields_present(a: &article::Article<'_>) -> u32 {
-    let bit = |name: FieldName, yes: bool| if yes { 1u32 << name as u32 } else { 0 };
-    bit(FieldName::Title, a.title.is_some())
-        | bit(FieldName::Body, !a.body.is_empty())
-        | bit(FieldName::Captions, !a.captions.is_empty())
-        | bit(FieldName::PhotoCredits, !a.photo_credits.is_empty())
-        | bit(FieldName::Contributors, !a.contributors.is_empty())
-        | bit(FieldName::Dateline, a.dateline.is_some())
-        | bit(FieldName::Agency, a.agency.is_some())
-        | bit(FieldName::Date, a.date.is_some())
-}
-
-/// Field names of a bit set over [`FieldName`].
-pub fn field_names(mask: u32) -> Vec<String> {
-    FieldName::ALL
-        .iter()
-        .filter(|f| mask & (1 << **f as u32) != 0)
-        .map(|f| f.as_str().to_owned())
-        .collect()
-}
-
-/// The bit set of named fields.
-pub fn field_mask(names: &[String]) -> u32 {
-    names
-        .iter()
-        .filter_map(|n| FieldName::from_name(n))
-        .fold(0, |m, f| m | 1 << f as u32)
 }
 
 /// Runs an ingest.
@@ -385,13 +331,11 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         })?
         .searcher();
     let known = Known::load(&searcher)?;
-    let previous_fields = CommitPayload::of(&index).map_or(0, |p| field_mask(&p.fields));
     let clusters = Clusterer::new(&index, &opts.schema)?;
 
     let run = Run {
         opts,
         roots: &roots,
-        present: AtomicU32::new(previous_fields),
         known: &known,
         clusters: &clusters,
         index: &index,
@@ -426,7 +370,6 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     let commit_start = Instant::now();
     let pending =
         run.since_commit.load(Ordering::Relaxed) + run.deletes_since_commit.load(Ordering::Relaxed);
-    let fields = run.present.load(Ordering::Relaxed);
     let Run {
         writer, counters, ..
     } = run;
@@ -450,7 +393,6 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
                 started_at,
                 true,
                 &summary,
-                fields,
                 progress,
             )?;
         }
@@ -663,7 +605,6 @@ fn commit(
     started_at: u64,
     finished: bool,
     summary: &IngestReport,
-    fields: u32,
     progress: &dyn Progress,
 ) -> Result<()> {
     progress.committing();
@@ -672,7 +613,6 @@ fn commit(
         started_at,
         finished,
         summary: serde_json::to_value(summary).unwrap_or(serde_json::Value::Null),
-        fields: field_names(fields),
     };
     let payload = serde_json::to_string(&payload).unwrap_or_default();
     let context = || format!("cannot commit to the index in {}", root.display());
@@ -870,8 +810,6 @@ fn add_ns(counter: &AtomicU64, since: Instant) {
 struct Run<'a> {
     opts: &'a IngestOptions,
     roots: &'a [Root],
-    /// Fields with a value in some document (bits over `FieldName`).
-    present: AtomicU32,
     known: &'a Known,
     clusters: &'a Clusterer,
     index: &'a Index,
@@ -1072,7 +1010,6 @@ impl Run<'_> {
             self.started_at,
             false,
             &summary,
-            self.present.load(Ordering::Relaxed),
             self.progress,
         );
         add_ns(&self.counters.commit_ns, start);
@@ -1181,8 +1118,6 @@ impl Run<'_> {
                 return Ok(Outcome::Skipped(SkipReason::Empty, e.to_string()));
             }
         };
-        self.present
-            .fetch_or(fields_present(&article), Ordering::Relaxed);
         for w in &article.warnings {
             match w {
                 ParseWarning::BadDate(raw) => {

@@ -13,14 +13,15 @@
 //!         -> ingest (rayon workers -> IndexWriter, batched commits, deletes)
 //!         -> indexdir (generations, atomic swap, the writer lock)
 //! search: query (text -> syntax tree, with error positions)
-//!         -> search (tree -> tantivy queries, stem expansion, collectors)
+//!         -> search (tree -> tantivy queries, stem expansion, collectors;
+//!            sparse: no segment is asked for a field it lacks)
 //!         -> snippet (stored text -> highlighted fragments)
 //!         -> hit (owned results) -> output (human listing or JSON Lines)
 //! export: schema -> Quickwit / Elasticsearch configs; stored documents -> NDJSON
 //! ```
 //!
-//! Only `schema`, `ingest`, `cluster`, `search`, `export`, `indexdir`, `status` and
-//! `error` name tantivy; `article`, `decode`, `sketch`, `query`, `snippet` and `hit` are pure and are
+//! Only `schema`, `ingest`, `cluster`, `search`, `sparse`, `export`, `indexdir`,
+//! `status` and `error` name tantivy; `article`, `decode`, `sketch`, `query`, `snippet` and `hit` are pure and are
 //! tested (and fuzzed) on strings. The library never prints: the binary
 //! renders [`ingest::Progress`] events and results.
 
@@ -42,5 +43,6 @@ pub mod schema;
 pub mod search;
 pub mod sketch;
 pub mod snippet;
+mod sparse;
 pub mod status;
 pub mod walk;

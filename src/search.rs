@@ -19,8 +19,8 @@ use std::time::Instant;
 use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, ExistsQuery, FuzzyTermQuery, Occur as TOccur,
-    PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, EnableScoring, ExistsQuery, FuzzyTermQuery,
+    Occur as TOccur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::document::Value;
 use tantivy::schema::{Field, IndexRecordOption};
@@ -39,6 +39,7 @@ use crate::schema::{
     date_to_tantivy,
 };
 use crate::snippet::{self, Highlighter, Pattern, Rule, Source, Tokens};
+use crate::sparse::{Sparse, Statistics};
 
 /// Weight of a stemmed variant relative to the word as typed.
 const VARIANT_BOOST: Score = 0.6;
@@ -243,15 +244,18 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
     };
     let phase = Instant::now();
     let open = IndexDir::new(&opts.index_dir).open_for_search(schema)?;
+    let searcher = &open.searcher;
+    let engine = |e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e);
+    let sparse = Sparse::of(searcher).map_err(engine)?;
+    let stats = sparse.statistics(searcher);
     timings.open_us = micros(phase);
     let phase = Instant::now();
-    let searcher = &open.searcher;
     let mut compiler = Compiler::new(
         schema,
         &open.index,
         searcher,
+        &sparse,
         opts.scope.as_deref(),
-        open.fields_present,
     );
     let main = compiler.compile(&parsed.node, false)?;
     let mut clauses: Vec<(TOccur, Box<dyn Query>)> = Vec::new();
@@ -283,12 +287,18 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
     let facets = FacetCollector {
         kinds: opts.facets.clone(),
     };
-    let engine = |e| Error::engine(format!("search failed in {}", opts.index_dir.display()), e);
     let mut paths = PathReader::new(searcher);
     let (groups, total, facet_counts, stories) = if opts.collapse {
-        let (top, total, facet_counts, stories) =
-            collapsed(searcher, query.as_ref(), opts.sort, k, facets, RECORD_CAP)
-                .map_err(engine)?;
+        let (top, total, facet_counts, stories) = collapsed(
+            searcher,
+            &stats,
+            query.as_ref(),
+            opts.sort,
+            k,
+            facets,
+            RECORD_CAP,
+        )
+        .map_err(engine)?;
         (
             top_stories(&mut paths, top, k),
             total,
@@ -298,7 +308,7 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
     } else {
         let top = TopCollector { k, sort: opts.sort };
         let (ranked, total, facet_counts) = searcher
-            .search(query.as_ref(), &(top, Count, facets))
+            .search_with_statistics_provider(query.as_ref(), &(top, Count, facets), &stats)
             .map_err(engine)?;
         let groups = order_ties(&mut paths, ranked)
             .into_iter()
@@ -333,7 +343,7 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         })?;
         let mut hit = compiler.build_hit(&doc, opts.offset + i + 1, score, &highlighter, opts);
         if opts.explain {
-            hit.explanation = Some(compiler.explain(addr, score));
+            hit.explanation = Some(compiler.explain(&stats, addr, score));
         }
         hit.cluster = cluster_of(searcher, addr).map(|c| format!("{c:016x}"));
         hit.similar_count = story.count.saturating_sub(1);
@@ -560,6 +570,7 @@ struct Compiler<'a> {
     schema: &'a NewsSchema,
     index: &'a Index,
     searcher: &'a tantivy::Searcher,
+    sparse: &'a Sparse,
     defaults: Vec<(FieldName, Score)>,
     analyzers: HashMap<Field, TextAnalyzer>,
     stemmer: TextAnalyzer,
@@ -583,8 +594,8 @@ impl<'a> Compiler<'a> {
         schema: &'a NewsSchema,
         index: &'a Index,
         searcher: &'a tantivy::Searcher,
+        sparse: &'a Sparse,
         scope: Option<&[FieldName]>,
-        present: Option<u32>,
     ) -> Compiler<'a> {
         let defaults = match scope {
             Some(fields) => fields
@@ -602,23 +613,11 @@ impl<'a> Compiler<'a> {
                 .collect(),
             None => schema.default_fields.clone(),
         };
-        // Default fields no document has a value in are skipped: tantivy
-        // builds an empty term dictionary the first time one is opened.
-        let defaults: Vec<(FieldName, Score)> = match present {
-            Some(mask) => {
-                let kept: Vec<_> = defaults
-                    .iter()
-                    .copied()
-                    .filter(|(f, _)| mask & (1 << *f as u32) != 0)
-                    .collect();
-                if kept.is_empty() { defaults } else { kept }
-            }
-            None => defaults,
-        };
         Compiler {
             schema,
             index,
             searcher,
+            sparse,
             defaults,
             analyzers: HashMap::new(),
             stemmer: TextAnalyzer::builder(RawTokenizer::default())
@@ -712,9 +711,10 @@ impl<'a> Compiler<'a> {
         let mut highlight: Option<(Vec<&'static str>, Pattern)> = None;
         let leaf_boost = leaf.boost.unwrap_or(1.0);
         for (spec, boost) in self.targets(leaf)? {
-            let Some(fq) = self.field_query(&spec, &leaf.kind)? else {
+            let Some(mut fq) = self.field_query(&spec, &leaf.kind)? else {
                 continue;
             };
+            fq.query = self.sparse.wrap(spec.field, fq.query);
             if !negated {
                 self.explain_parts.push(ExplainPart {
                     label: format!("{}:{}", spec.name.as_str(), leaf_text(&leaf.kind)),
@@ -854,8 +854,14 @@ impl<'a> Compiler<'a> {
                 let mut variants = Vec::new();
                 if !prefix.is_empty() {
                     let mut same_stem = |t: &str| stem_cached(stemmer, stems, t) == stem;
-                    variants =
-                        expand_terms(self.searcher, field, prefix, &mut same_stem, MAX_EXPANSIONS)?;
+                    variants = expand_terms(
+                        self.searcher,
+                        self.sparse,
+                        field,
+                        prefix,
+                        &mut same_stem,
+                        MAX_EXPANSIONS,
+                    )?;
                 }
                 variants.retain(|v| *v != last);
                 std::iter::once((last, 1.0))
@@ -887,13 +893,16 @@ impl<'a> Compiler<'a> {
         mut keep: impl FnMut(&str) -> bool,
         cap: usize,
     ) -> Result<Vec<String>> {
-        expand_terms(self.searcher, field, prefix, &mut keep, cap)
+        expand_terms(self.searcher, self.sparse, field, prefix, &mut keep, cap)
     }
 
     fn fuzzy_terms(&self, field: Field, word: &str, distance: u8) -> Result<Vec<String>> {
         let query = FuzzyTermQuery::new(Term::from_field_text(field, word), distance, true);
         let mut found: Vec<String> = Vec::new();
         for reader in self.searcher.segment_readers() {
+            if !self.sparse.has(reader, field) {
+                continue;
+            }
             let automaton = query
                 .automaton()
                 .map_err(|e| Error::engine("cannot build a fuzzy query", e))?;
@@ -1030,13 +1039,17 @@ impl<'a> Compiler<'a> {
     /// What each part of the query contributed to a hit's score: one entry
     /// per matching field and query part, with its terms' shares when the
     /// part expanded to several terms (stemmed variants, prefix, fuzzy).
-    fn explain(&self, addr: DocAddress, score: Score) -> serde_json::Value {
+    fn explain(&self, stats: &Statistics, addr: DocAddress, score: Score) -> serde_json::Value {
         let searcher = self.searcher;
+        let reader = searcher.segment_reader(addr.segment_ord);
         let value = |q: &dyn Query| {
-            q.explain(searcher, addr)
-                .ok()
-                .map(|e| e.value())
-                .filter(|v| *v > 0.0)
+            q.weight(EnableScoring::enabled_from_statistics_provider(
+                stats, searcher,
+            ))
+            .and_then(|w| w.explain(reader, addr.doc_id))
+            .ok()
+            .map(|e| e.value())
+            .filter(|v| *v > 0.0)
         };
         let mut parts = Vec::new();
         for part in &self.explain_parts {
@@ -1105,6 +1118,7 @@ fn stem_cached<'c>(
 /// all segments, up to `cap`.
 fn expand_terms(
     searcher: &tantivy::Searcher,
+    sparse: &Sparse,
     field: Field,
     prefix: &str,
     keep: &mut dyn FnMut(&str) -> bool,
@@ -1112,6 +1126,9 @@ fn expand_terms(
 ) -> Result<Vec<String>> {
     let mut found: Vec<String> = Vec::new();
     for reader in searcher.segment_readers() {
+        if !sparse.has(reader, field) {
+            continue;
+        }
         let inverted = reader
             .inverted_index(field)
             .map_err(|e| Error::engine("cannot read the term index", e))?;
@@ -1820,24 +1837,27 @@ impl SegmentCollector for MemberSegment {
 /// up to `record_cap` each; past that, a second pass finds the copies.
 fn collapsed(
     searcher: &tantivy::Searcher,
+    stats: &Statistics,
     query: &dyn Query,
     sort: Sort,
     k: usize,
     facets: FacetCollector,
     record_cap: usize,
 ) -> tantivy::Result<(StoryMap, usize, Vec<Facet>, u64)> {
-    let ((top, counts, stories, copies), total, facet_counts) = searcher.search(
-        query,
-        &(
-            StoryCollector {
-                sort,
-                k,
-                record_cap,
-            },
-            Count,
-            facets,
-        ),
-    )?;
+    let ((top, counts, stories, copies), total, facet_counts) = searcher
+        .search_with_statistics_provider(
+            query,
+            &(
+                StoryCollector {
+                    sort,
+                    k,
+                    record_cap,
+                },
+                Count,
+                facets,
+            ),
+            stats,
+        )?;
     let mut top: StoryMap = top
         .into_iter()
         .map(|(cluster, best)| {
@@ -1858,12 +1878,13 @@ fn collapsed(
         // stories shown.
         let members = match copies {
             Some(copies) => copies,
-            None => searcher.search(
+            None => searcher.search_with_statistics_provider(
                 query,
                 &MemberCollector {
                     sort,
                     wanted: top.keys().copied().collect(),
                 },
+                stats,
             )?,
         };
         for (cluster, copies) in members {
@@ -2200,10 +2221,20 @@ mod tests {
         .unwrap();
         assert!(report.documents as usize > 2 * BATCH, "{report:?}");
         let open = IndexDir::new(&index_dir).open_for_search(&schema).unwrap();
+        let sparse = Sparse::of(&open.searcher).unwrap();
+        let stats = sparse.statistics(&open.searcher);
         let run = |k: usize, cap: usize| {
             let facets = FacetCollector { kinds: Vec::new() };
-            let (top, total, _, stories) =
-                collapsed(&open.searcher, &AllQuery, Sort::Relevance, k, facets, cap).unwrap();
+            let (top, total, _, stories) = collapsed(
+                &open.searcher,
+                &stats,
+                &AllQuery,
+                Sort::Relevance,
+                k,
+                facets,
+                cap,
+            )
+            .unwrap();
             let mut top: Vec<_> = top
                 .into_iter()
                 .map(|(c, s)| (c, s.best, s.count, s.members))
@@ -2213,7 +2244,10 @@ mod tests {
         };
         for k in [1, 3, 50] {
             let second_pass = run(k, 0);
-            assert_eq!(second_pass.1 as u64, report.documents, "every match counted");
+            assert_eq!(
+                second_pass.1 as u64, report.documents,
+                "every match counted"
+            );
             assert!(
                 second_pass
                     .0
