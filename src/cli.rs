@@ -500,6 +500,8 @@ impl SearchArgs {
         opts.facets = self.facet.clone();
         opts.explain = self.explain;
         opts.collapse = !self.no_collapse;
+        // Only JSON and `--expand` print them.
+        opts.copy_paths = self.json || self.expand;
         Ok(opts)
     }
 }

@@ -237,7 +237,7 @@ pub fn write_human(
             writeln!(out, "    {}", parts.join(" … "))?;
         }
         if hit.similar_count > 0 {
-            let hint = if style.expand || hit.similar.is_empty() {
+            let hint = if style.expand {
                 ""
             } else {
                 " (--expand lists them)"

@@ -142,6 +142,11 @@ pub struct SearchOptions {
     pub explain: bool,
     /// Show each story once, its best-ranked copy standing for the others.
     pub collapse: bool,
+    /// List the paths of each story's other copies in [`Hit::similar`];
+    /// without it only their number is known. Each path is a lookup in a
+    /// dictionary: skipping them took 6-9% off a `--scale 10` search, where
+    /// every story has nine copies.
+    pub copy_paths: bool,
     /// Only documents of this cluster (`similar`).
     pub cluster: Option<u64>,
     /// No documents of this cluster (`similar`).
@@ -170,6 +175,7 @@ impl SearchOptions {
             facets: Vec::new(),
             explain: false,
             collapse: true,
+            copy_paths: true,
             cluster: None,
             exclude_cluster: None,
         }
@@ -347,7 +353,9 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         }
         hit.cluster = cluster_of(searcher, addr).map(|c| format!("{c:016x}"));
         hit.similar_count = story.count.saturating_sub(1);
-        hit.similar = story.members.iter().map(|r| paths.path(r.2)).collect();
+        if opts.copy_paths {
+            hit.similar = story.members.iter().map(|r| paths.path(r.2)).collect();
+        }
         hits.push(hit);
     }
     timings.hits_us = micros(phase);

@@ -227,9 +227,17 @@ fn search_collapses_copies_and_counts_stories() {
 
     let human = env.run(&["search", &lead_word]);
     assert!(human.stdout.starts_with("5 hits in 2 stories"), "{human:?}");
-    assert!(human.stdout.contains("+3 similar"));
+    assert!(
+        human.stdout.contains("+3 similar (--expand lists them)"),
+        "{human:?}"
+    );
+    assert!(!human.stdout.contains("a/copy3.txt"), "{human:?}");
     let expanded = env.run(&["search", &lead_word, "--expand"]);
-    assert!(expanded.stdout.contains("a/copy3.txt"), "{expanded:?}");
+    assert!(expanded.stdout.contains("+3 similar\n"), "{expanded:?}");
+    for i in 1..4 {
+        let copy = format!("a/copy{i}.txt");
+        assert!(expanded.stdout.contains(&copy), "{expanded:?}");
+    }
 
     let all = env.search(&lead_word, &["--no-collapse"]);
     assert_eq!(all.hits().len(), 5);
