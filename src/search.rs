@@ -306,7 +306,7 @@ pub fn search(opts: &SearchOptions) -> Result<SearchResults> {
         )
         .map_err(engine)?;
         (
-            top_stories(&mut paths, top, k),
+            top_stories(&mut paths, top, k, opts.offset..opts.offset + opts.limit),
             total,
             facet_counts,
             Some(stories),
@@ -1918,68 +1918,106 @@ fn add_member(story: &mut Story, mut r: Ranked) {
     }
 }
 
-/// The best `k` stories, ties ordered by path like [`order_ties`]; each
-/// story's copies best first, and among copies that rank equal (exact
-/// duplicates score the same) the one with the smallest path stands for
-/// the story.
-fn top_stories(paths: &mut PathReader<'_>, stories: StoryMap, k: usize) -> Vec<Story> {
+/// The best `k` stories, best first, each story's copies best first. The
+/// stories that can be on `page` (positions in that order) are settled by
+/// path: among a story's copies that rank equal (exact duplicates score the
+/// same) the one with the smallest path stands for it, and stories that
+/// rank equal are ordered by that path, like [`order_ties`]. A path is a
+/// lookup in a dictionary, so only the stories ranked from the page's
+/// first to its last, inclusive, are settled; the others are never shown,
+/// and ranking them by path cannot move one onto the page.
+fn top_stories(
+    paths: &mut PathReader<'_>,
+    stories: StoryMap,
+    k: usize,
+    page: std::ops::Range<usize>,
+) -> Vec<Story> {
     let mut stories: Vec<Story> = stories.into_values().collect();
     let by_rank = |a: &Story, b: &Story| by_rank_then_address(&a.best, &b.best);
     if stories.len() > k {
         stories.select_nth_unstable_by(k, by_rank);
         stories.truncate(k);
     }
+    stories.sort_by(by_rank);
     for story in &mut stories {
-        let best = story.best;
-        let tied: Vec<usize> = (0..story.members.len())
-            .filter(|&i| rank_order(&story.members[i], &best).is_eq())
-            .collect();
-        if !tied.is_empty() {
-            // Only the first candidate of each segment by ordinal can have
-            // the smallest path, so only theirs are read.
-            let candidates: Vec<(Option<usize>, DocAddress)> = std::iter::once((None, best.2))
-                .chain(tied.iter().map(|&i| (Some(i), story.members[i].2)))
-                .collect();
-            let mut firsts: HashMap<SegmentOrdinal, (Option<u64>, Option<usize>)> = HashMap::new();
-            for &(i, addr) in &candidates {
-                let ord = paths.ord(addr);
-                firsts
-                    .entry(addr.segment_ord)
-                    .and_modify(|f| {
-                        if ord < f.0 {
-                            *f = (ord, i);
-                        }
-                    })
-                    .or_insert((ord, i));
-            }
-            let mut smallest = (paths.path(best.2), None);
-            for &(i, addr) in &candidates[1..] {
-                if firsts.get(&addr.segment_ord).is_some_and(|f| f.1 == i) {
-                    let p = paths.path(addr);
-                    if p < smallest.0 {
-                        smallest = (p, i);
-                    }
-                }
-            }
-            if let (_, Some(i)) = smallest {
-                std::mem::swap(&mut story.best, &mut story.members[i]);
-            }
-        }
         story
             .members
             .sort_by(|a, b| rank_order(a, b).then(a.2.cmp(&b.2)));
     }
-    let bests: Vec<Ranked> = {
-        stories.sort_by(by_rank);
-        stories.iter().map(|s| s.best).collect()
+    let end = page.end.min(stories.len());
+    let (Some(first), Some(last)) = (
+        stories.get(page.start).map(|s| s.best),
+        end.checked_sub(1)
+            .filter(|&e| e >= page.start)
+            .map(|e| stories[e].best),
+    ) else {
+        return stories;
     };
+    let shown = |r: &Ranked| !rank_order(r, &first).is_lt() && !rank_order(r, &last).is_gt();
+    let from = stories.iter().position(|s| shown(&s.best)).unwrap_or(0);
+    let to = stories
+        .iter()
+        .rposition(|s| shown(&s.best))
+        .map_or(from, |i| i + 1);
+    for story in &mut stories[from..to] {
+        settle_best_copy(paths, story);
+    }
+    let bests: Vec<Ranked> = stories[from..to].iter().map(|s| s.best).collect();
     let order = order_ties(paths, bests);
     let mut by_addr: HashMap<DocAddress, Story> =
-        stories.into_iter().map(|s| (s.best.2, s)).collect();
-    order
+        stories.drain(from..to).map(|s| (s.best.2, s)).collect();
+    let settled: Vec<Story> = order
         .into_iter()
         .filter_map(|r| by_addr.remove(&r.2))
-        .collect()
+        .collect();
+    stories.splice(from..from, settled);
+    stories
+}
+
+/// Makes the copy with the smallest path among those ranked equal to the
+/// best stand for the story.
+fn settle_best_copy(paths: &mut PathReader<'_>, story: &mut Story) {
+    let best = story.best;
+    let tied: Vec<usize> = (0..story.members.len())
+        .filter(|&i| rank_order(&story.members[i], &best).is_eq())
+        .collect();
+    if tied.is_empty() {
+        return;
+    }
+    // Only the first candidate of each segment by ordinal can have the
+    // smallest path, so only theirs are read.
+    let candidates: Vec<(Option<usize>, DocAddress)> = std::iter::once((None, best.2))
+        .chain(tied.iter().map(|&i| (Some(i), story.members[i].2)))
+        .collect();
+    let mut firsts: HashMap<SegmentOrdinal, (Option<u64>, Option<usize>)> = HashMap::new();
+    for &(i, addr) in &candidates {
+        let ord = paths.ord(addr);
+        firsts
+            .entry(addr.segment_ord)
+            .and_modify(|f| {
+                if ord < f.0 {
+                    *f = (ord, i);
+                }
+            })
+            .or_insert((ord, i));
+    }
+    let mut smallest = (paths.path(best.2), None);
+    for &(i, addr) in &candidates[1..] {
+        if firsts.get(&addr.segment_ord).is_some_and(|f| f.1 == i) {
+            let p = paths.path(addr);
+            if p < smallest.0 {
+                smallest = (p, i);
+            }
+        }
+    }
+    if let (_, Some(i)) = smallest {
+        std::mem::swap(&mut story.best, &mut story.members[i]);
+        // The old best, now a member, ranks equal to the new one; keep the
+        // members in order.
+        story
+            .members
+            .sort_by(|a, b| rank_order(a, b).then(a.2.cmp(&b.2)));
+    }
 }
 
 /// Counts matching documents per facet bucket.
@@ -2200,15 +2238,12 @@ mod tests {
         }
     }
 
-    /// Copies found from the first pass's records are the copies the
-    /// second pass finds, whether every segment, some or none recorded.
-    #[test]
-    fn recorded_copies_match_the_second_pass() {
-        // Enough copies that the collectors' batches fill more than once.
-        const COPIES: usize = 20;
+    /// An index of `copies` copies of the seed articles, each copy in its
+    /// own folder.
+    fn copies_of_seeds(copies: usize) -> (tempfile::TempDir, PathBuf, crate::ingest::IngestReport) {
         let tmp = tempfile::tempdir().unwrap();
         let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
-        for copy in 0..COPIES {
+        for copy in 0..copies {
             let dir = tmp.path().join("in").join(copy.to_string());
             std::fs::create_dir_all(&dir).unwrap();
             for e in std::fs::read_dir(&seeds).unwrap() {
@@ -2216,17 +2251,65 @@ mod tests {
                 std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
             }
         }
-        let schema = NewsSchema::embedded().unwrap();
         let index_dir = tmp.path().join("index");
         let report = crate::ingest::ingest(
             &crate::ingest::IngestOptions::new(
                 vec![tmp.path().join("in")],
                 index_dir.clone(),
-                schema.clone(),
+                NewsSchema::embedded().unwrap(),
             ),
             &crate::ingest::NoProgress,
         )
         .unwrap();
+        (tmp, index_dir, report)
+    }
+
+    /// A page of a collapsed search is that slice of the whole list, down
+    /// to the copy standing for each story, although only the stories that
+    /// can be on the page are settled by path.
+    #[test]
+    fn a_page_is_a_slice_of_the_whole_list() {
+        let (_tmp, index_dir, _) = copies_of_seeds(3);
+        let schema = NewsSchema::embedded().unwrap();
+        for query in ["*", "ukraine", "the", "council OR ukraine OR grain"] {
+            let page = |offset: usize, limit: usize| {
+                let mut opts = SearchOptions::new(index_dir.clone(), schema.clone(), query.into());
+                opts.offset = offset;
+                opts.limit = limit;
+                search(&opts)
+                    .unwrap()
+                    .hits
+                    .into_iter()
+                    .map(|h| (h.path, h.similar))
+                    .collect::<Vec<_>>()
+            };
+            let all = page(0, 100);
+            assert!(all.len() > 1, "{query}: {all:?}");
+            if query == "*" {
+                // Every copy scores the same: the smallest path stands for
+                // its story.
+                for (path, similar) in &all {
+                    assert!(similar.iter().all(|p| path < p), "{path} {similar:?}");
+                }
+            }
+            assert!(all.iter().any(|(_, similar)| similar.len() == 2), "{all:?}");
+            for offset in 0..all.len() {
+                for limit in 1..=3 {
+                    let want = &all[offset..(offset + limit).min(all.len())];
+                    assert_eq!(page(offset, limit), want, "{query}, {offset}, {limit}");
+                }
+            }
+        }
+    }
+
+    /// Copies found from the first pass's records are the copies the
+    /// second pass finds, whether every segment, some or none recorded.
+    #[test]
+    fn recorded_copies_match_the_second_pass() {
+        // Enough copies that the collectors' batches fill more than once.
+        const COPIES: usize = 20;
+        let (_tmp, index_dir, report) = copies_of_seeds(COPIES);
+        let schema = NewsSchema::embedded().unwrap();
         assert!(report.documents as usize > 2 * BATCH, "{report:?}");
         let open = IndexDir::new(&index_dir).open_for_search(&schema).unwrap();
         let sparse = Sparse::of(&open.searcher).unwrap();
