@@ -549,6 +549,8 @@ struct FieldQuery {
     pattern: Pattern,
     /// The index terms the leaf expanded to, with their relative weights.
     terms: Vec<(String, Score)>,
+    /// When `query` is a union of term queries: those, boosted.
+    parts: Option<Vec<Box<dyn Query>>>,
 }
 
 /// One field's part of one query leaf, kept to explain scores by.
@@ -716,6 +718,12 @@ impl<'a> Compiler<'a> {
             return Ok(Some(date_query(self.schema.fields.date, *from, *to)));
         }
         let mut per_field: Vec<(TOccur, Box<dyn Query>)> = Vec::new();
+        // The same union without a level per field, when every field's part
+        // is a union of term queries: a union of unions did the work of
+        // gathering each document twice (13-17% of the instructions of a
+        // one- or two-word search at `--scale 10`). Scores are the same
+        // sums, added in another order.
+        let mut flat: Option<Vec<(TOccur, Box<dyn Query>)>> = Some(Vec::new());
         let mut highlight: Option<(Vec<&'static str>, Pattern)> = None;
         let leaf_boost = leaf.boost.unwrap_or(1.0);
         for (spec, boost) in self.targets(leaf)? {
@@ -723,6 +731,15 @@ impl<'a> Compiler<'a> {
                 continue;
             };
             fq.query = self.sparse.wrap(spec.field, fq.query);
+            match (&mut flat, fq.parts.take()) {
+                (Some(all), Some(parts)) => all.extend(parts.into_iter().map(|q| {
+                    (
+                        TOccur::Should,
+                        boosted(self.sparse.wrap(spec.field, q), boost),
+                    )
+                })),
+                _ => flat = None,
+            }
             if !negated {
                 self.explain_parts.push(ExplainPart {
                     label: format!("{}:{}", spec.name.as_str(), leaf_text(&leaf.kind)),
@@ -744,9 +761,14 @@ impl<'a> Compiler<'a> {
         if let Some((fields, pattern)) = highlight {
             self.rules.push(Rule { fields, pattern });
         }
+        let per_field = match flat {
+            // A leaf no term matches must still match nothing, not vanish.
+            Some(flat) if !flat.is_empty() => flat,
+            _ => per_field,
+        };
         let q: Option<Box<dyn Query>> = match per_field.len() {
             0 => None,
-            1 => per_field.pop().map(|(_, q)| q),
+            1 => per_field.into_iter().next().map(|(_, q)| q),
             _ => Some(Box::new(BooleanQuery::new(per_field))),
         };
         Ok(q.map(|q| match leaf.boost {
@@ -806,6 +828,7 @@ impl<'a> Compiler<'a> {
                 query: q,
                 pattern,
                 terms: Vec::new(),
+                parts: None,
             }));
         }
         let last = tokens.last().cloned().unwrap_or_default();
@@ -824,6 +847,7 @@ impl<'a> Compiler<'a> {
                     query: q,
                     pattern: Pattern::Prefix(last),
                     terms: Vec::new(),
+                    parts: None,
                 }));
             }
             LeafKind::Prefix(_) => {
@@ -840,6 +864,7 @@ impl<'a> Compiler<'a> {
                         query: Box::new(q),
                         pattern: Pattern::Prefix(last),
                         terms: Vec::new(),
+                        parts: None,
                     }));
                 }
                 found.into_iter().map(|t| (t, 1.0)).collect()
@@ -877,12 +902,16 @@ impl<'a> Compiler<'a> {
                     .collect()
             }
         };
-        let query: Box<dyn Query> = match weighted.as_slice() {
+        let parts: Vec<Box<dyn Query>> = weighted
+            .iter()
+            .map(|(t, w)| boosted(term_query(t), *w))
+            .collect();
+        let query: Box<dyn Query> = match parts.as_slice() {
             [] => Box::new(EmptyQuery),
-            [(t, w)] => boosted(term_query(t), *w),
+            [one] => one.box_clone(),
             many => Box::new(BooleanQuery::new(
                 many.iter()
-                    .map(|(t, w)| (TOccur::Should, boosted(term_query(t), *w)))
+                    .map(|q| (TOccur::Should, q.box_clone()))
                     .collect(),
             )),
         };
@@ -891,6 +920,7 @@ impl<'a> Compiler<'a> {
             query,
             pattern,
             terms: weighted,
+            parts: Some(parts),
         }))
     }
 

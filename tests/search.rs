@@ -332,6 +332,13 @@ fn boolean_operators_and_or_mode() {
         env.search("+wheat budget", &["--or"]).ids(),
         vec!["002_reuters_grain.txt"]
     );
+    // A part that matches no term in any field still has to match.
+    env.search("wheat zzqx*", &[]).expect_code(1);
+    env.search("wheat zzqx~1", &[]).expect_code(1);
+    assert_eq!(
+        env.search("wheat zzqx*", &["--or"]).ids(),
+        vec!["002_reuters_grain.txt"]
+    );
 }
 
 #[test]
