@@ -1969,28 +1969,30 @@ fn top_stories(
         stories.truncate(k);
     }
     stories.sort_by(by_rank);
-    for story in &mut stories {
-        story
-            .members
-            .sort_by(|a, b| rank_order(a, b).then(a.2.cmp(&b.2)));
-    }
     let end = page.end.min(stories.len());
-    let (Some(first), Some(last)) = (
-        stories.get(page.start).map(|s| s.best),
+    let window = stories.get(page.start).map(|s| s.best).zip(
         end.checked_sub(1)
             .filter(|&e| e >= page.start)
             .map(|e| stories[e].best),
-    ) else {
-        return stories;
+    );
+    let shown = |r: &Ranked| {
+        window.is_some_and(|(first, last)| {
+            !rank_order(r, &first).is_lt() && !rank_order(r, &last).is_gt()
+        })
     };
-    let shown = |r: &Ranked| !rank_order(r, &first).is_lt() && !rank_order(r, &last).is_gt();
     let from = stories.iter().position(|s| shown(&s.best)).unwrap_or(0);
     let to = stories
         .iter()
         .rposition(|s| shown(&s.best))
         .map_or(from, |i| i + 1);
-    for story in &mut stories[from..to] {
-        settle_best_copy(paths, story);
+    for (i, story) in stories.iter_mut().enumerate() {
+        if (from..to).contains(&i) {
+            settle_best_copy(paths, story);
+        }
+        story.members.sort_by(by_rank_then_address);
+    }
+    if from == to {
+        return stories;
     }
     let bests: Vec<Ranked> = stories[from..to].iter().map(|s| s.best).collect();
     let order = order_ties(paths, bests);
@@ -2005,7 +2007,7 @@ fn top_stories(
 }
 
 /// Makes the copy with the smallest path among those ranked equal to the
-/// best stand for the story.
+/// best stand for the story (its members are sorted afterwards).
 fn settle_best_copy(paths: &mut PathReader<'_>, story: &mut Story) {
     let best = story.best;
     let tied: Vec<usize> = (0..story.members.len())
@@ -2042,11 +2044,6 @@ fn settle_best_copy(paths: &mut PathReader<'_>, story: &mut Story) {
     }
     if let (_, Some(i)) = smallest {
         std::mem::swap(&mut story.best, &mut story.members[i]);
-        // The old best, now a member, ranks equal to the new one; keep the
-        // members in order.
-        story
-            .members
-            .sort_by(|a, b| rank_order(a, b).then(a.2.cmp(&b.2)));
     }
 }
 
