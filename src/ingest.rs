@@ -1024,17 +1024,30 @@ impl Run<'_> {
     fn process(&self, c: &Candidate) -> Result<Outcome> {
         let opts = self.opts;
         let t_read = Instant::now();
-        let meta = match fs::metadata(&c.path) {
-            Ok(m) => m,
-            Err(e) => return Ok(io_skip(&e)),
-        };
-        let size = meta.len();
-        let mtime = mtime_ns(&meta);
         let path_str = c.path.to_string_lossy();
         if matches!(path_str, std::borrow::Cow::Owned(_)) {
             self.notice(&c.path, NoticeKind::LossyName);
         }
         let known = self.known.lookup(xxh3_64(path_str.as_bytes()));
+        // A file the index holds is checked by its metadata first: most
+        // files of a re-run are unchanged and never opened. Any other file
+        // is opened at once and its metadata read from the open file,
+        // which spares the kernel a second walk of its path (statx by path
+        // was 4% of a first ingest's time).
+        let opened = if known.is_empty() {
+            match File::open(&c.path).and_then(|f| Ok((f.metadata()?, Some(f)))) {
+                Ok(opened) => opened,
+                Err(e) => return Ok(io_skip(&e)),
+            }
+        } else {
+            match fs::metadata(&c.path) {
+                Ok(m) => (m, None),
+                Err(e) => return Ok(io_skip(&e)),
+            }
+        };
+        let (meta, file) = opened;
+        let size = meta.len();
+        let mtime = mtime_ns(&meta);
         if let [only] = known
             && only.size == size
             && only.mtime == mtime
@@ -1052,12 +1065,15 @@ impl Run<'_> {
                 ),
             ));
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 1);
-        let read = File::open(&c.path)
-            .and_then(|f| f.take(opts.max_file_size + 1).read_to_end(&mut bytes));
-        if let Err(e) = read {
-            return Ok(io_skip(&e));
+        let read = match file {
+            Some(f) => Ok(f),
+            None => File::open(&c.path),
         }
+        .and_then(|mut f| read_file(&mut f, size, opts.max_file_size));
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(io_skip(&e)),
+        };
         let mut mtime = mtime;
         if bytes.len() as u64 != size {
             if bytes.len() as u64 > opts.max_file_size {
@@ -1274,6 +1290,35 @@ fn io_skip(e: &std::io::Error) -> Outcome {
     }
 }
 
+/// Reads a file its metadata says has `size` bytes, and no more than
+/// `limit + 1`. A read that ends short of what it asked for ends at the
+/// file's end, so a file of the expected size takes one `read` where
+/// `read_to_end` takes two (the second to see the end). A file that grew
+/// is read on.
+fn read_file(file: &mut File, size: u64, limit: u64) -> std::io::Result<Vec<u8>> {
+    let expected = usize::try_from(size.min(limit)).unwrap_or(0);
+    let mut bytes = vec![0; expected + 1];
+    let mut len = 0;
+    while len < bytes.len() {
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        if len == expected {
+            break;
+        }
+    }
+    let grew = len == bytes.len();
+    bytes.truncate(len);
+    if grew {
+        let rest = (limit + 1).saturating_sub(len as u64);
+        file.take(rest).read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
+}
+
 fn mtime_ns(meta: &fs::Metadata) -> i64 {
     match meta.modified() {
         Ok(t) => match t.duration_since(UNIX_EPOCH) {
@@ -1310,6 +1355,30 @@ mod tests {
     use tantivy::indexer::{MergeCandidate, MergePolicy, NoMergePolicy};
     use tantivy::schema::{STORED, STRING, Schema};
     use tantivy::{Index, doc};
+
+    #[test]
+    fn read_file_reads_what_is_there_whatever_the_size_it_was_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        let text = b"LONDON (Reuters) - Oil rose.".repeat(100);
+        std::fs::write(&path, &text).unwrap();
+        let read = |size: u64, limit: u64| read_file(&mut File::open(&path).unwrap(), size, limit);
+        let n = text.len() as u64;
+        // As the metadata said; smaller (it grew since) or larger (it
+        // shrank since): always the whole file.
+        for told in [n, 0, 1, n / 2, n + 10] {
+            assert_eq!(read(told, 1 << 20).unwrap(), text, "told {told}");
+        }
+        // A file that grew past the limit is read to one byte past it.
+        assert_eq!(read(10, 100).unwrap().len(), 101);
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(
+            read_file(&mut File::open(&empty).unwrap(), 0, 100)
+                .unwrap()
+                .is_empty()
+        );
+    }
 
     /// Merges everything it is given, segments without deletes first.
     #[derive(Debug)]
