@@ -1,6 +1,6 @@
 //! Parser throughput: `article::parse` alone, `decode::decode` followed
-//! by `article::parse`, and the near-duplicate sketch of parsed articles,
-//! over every file in `seeds/` (MB/s of input).
+//! by `article::parse`, the near-duplicate sketch of parsed articles and
+//! the `news` tokenizer, over every file in `seeds/` (MB/s of input).
 //!
 //! Parsing is the per-file CPU work of an ingest that does not belong to
 //! tantivy, so a regression here slows every ingest; measuring it apart from
@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use newsidx::{article, decode, sketch::Sketch};
+use tantivy::tokenizer::TokenStream;
 
 /// Every regular file under `dir`, recursively, in name order.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -95,6 +96,21 @@ fn bench_parse(c: &mut Criterion) {
             for a in &articles {
                 let _ = black_box(Sketch::of(black_box(a)));
             }
+        });
+    });
+    // What tantivy's indexing threads run on every text field: the
+    // tokenizer alone, counting tokens so that none is optimised away.
+    let mut analyzer = newsidx::schema::news_analyzer();
+    group.bench_function("news tokenizer", |b| {
+        b.iter(|| {
+            let mut tokens = 0usize;
+            for text in &texts {
+                let mut stream = analyzer.token_stream(black_box(text));
+                while stream.advance() {
+                    tokens += stream.token().text.len();
+                }
+            }
+            black_box(tokens)
         });
     });
     group.finish();

@@ -45,4 +45,5 @@ pub mod sketch;
 pub mod snippet;
 mod sparse;
 pub mod status;
+mod swar;
 pub mod walk;

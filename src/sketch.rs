@@ -24,6 +24,7 @@
 //! the keys of committed documents from them (see [`crate::cluster`]).
 
 use crate::article::Article;
+use crate::swar;
 
 /// Words per shingle.
 pub const SHINGLE_WORDS: usize = 5;
@@ -261,11 +262,11 @@ fn spread(mask: u64) -> u64 {
 /// it returns `false`; returns `false` then, else `true`.
 ///
 /// Words are found 64 bytes at a time from a mask of word bytes, one bit
-/// each, whose set bits' edges are the words' ends. Stepping byte by byte
-/// took a branch at every word's start and end that the CPU could not
-/// predict, and made the sketch 7% of an ingest's samples; with this and
-/// the branch-free minimum in [`Sketch::of_paragraphs`], sketching the
-/// corpus's 23,803 files went from 80 to 37 ms (`benches/parse.rs`).
+/// each (see [`crate::swar`]), whose set bits' edges are the words' ends.
+/// Stepping byte by byte made the sketch 7% of an ingest's samples; with
+/// this and the branch-free minimum in [`Sketch::of_paragraphs`],
+/// sketching the corpus's 23,803 files went from 80 to 37 ms
+/// (`benches/parse.rs`).
 fn for_each_word(text: &[u8], mut word: impl FnMut(usize, usize) -> bool) -> bool {
     let mut in_word = false;
     let mut start = 0;
@@ -296,27 +297,13 @@ fn for_each_word(text: &[u8], mut word: impl FnMut(usize, usize) -> bool) -> boo
 }
 
 /// Bit i is set where `block[i]` is a word byte: an ASCII letter or digit,
-/// or a non-ASCII byte. Eight bytes at a time (SWAR): each comparison adds
-/// a constant to every byte's low seven bits and reads the carry into bit 7,
-/// which never reaches the next byte.
+/// or a non-ASCII byte.
 #[inline(always)]
 fn word_mask(block: &[u8; 64]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES * 0x80;
-    const CASE: u64 = ONES * 0x20;
-    let at_least = |v: u64, c: u8| (v + ONES * u64::from(0x80 - c)) & HIGH;
     let mut mask = 0;
-    for (i, chunk) in block.chunks_exact(8).enumerate() {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(chunk);
-        let v = u64::from_le_bytes(eight);
-        let low = v & !HIGH;
-        let lower = low | CASE;
-        let digit = at_least(low, b'0') & !at_least(low, b'9' + 1);
-        let letter = at_least(lower, b'a') & !at_least(lower, b'z' + 1);
-        // Bit 7 of each byte, gathered into the low eight bits.
-        let bits = (((v & HIGH) | digit | letter) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-        mask |= bits << (8 * i);
+    for i in 0..8 {
+        let v = swar::load(block, 8 * i).unwrap_or(0);
+        mask |= swar::gather(v | swar::alnum(v)) << (8 * i);
     }
     mask
 }
