@@ -19,7 +19,7 @@
 //! | `neutral*` | prefix |
 //! | `zelensky~1`, `~2` | fuzzy, edit distance 1 (default) or 2 |
 //! | `word^2` | boost |
-//! | `date:2022-03-28`, `date:2022-03`, `date:[2022-03-01 TO 2022-03-31]` | inclusive calendar dates, `*` for open ends |
+//! | `date:2022-03-28`, `date:2022-03`, `date:[2022-03-01 TO 2022-03-31]`, `date:2022-03..2022-04` | inclusive calendar dates, `*` (or nothing beside `..`) for open ends |
 //! | `*` | every document |
 
 use std::fmt;
@@ -660,13 +660,30 @@ impl Parser<'_, '_> {
     fn parse_date_value(&mut self, start: usize) -> Result<Option<Node>, QueryError> {
         let raw = self.peek_word().to_owned();
         self.pos += raw.len();
-        match period(&raw) {
-            Some((from, to)) => Ok(Some(date_leaf(Some(from), Some(to), start..self.pos))),
-            None => {
-                self.problem(
-                    format!("invalid date '{raw}' (use YYYY-MM-DD, YYYY-MM or YYYY)"),
-                    start,
-                )?;
+        // `A..B`: from the start of period A to the end of period B, the
+        // shorthand of `[A TO B]`; either end may be left open.
+        let range = raw.split_once("..");
+        let (from, to) = range.unwrap_or((&raw, &raw));
+        let bound = |s: &str, end: bool| match s {
+            "" | "*" if range.is_some() => Ok(None),
+            _ => period(s)
+                .map(|(a, b)| Some(if end { b } else { a }))
+                .ok_or_else(|| {
+                    format!("invalid date '{s}' (use YYYY-MM-DD, YYYY-MM or YYYY, or a range A..B)")
+                }),
+        };
+        match (bound(from, false), bound(to, true)) {
+            (Ok(Some(f)), Ok(Some(t))) if f > t => {
+                self.problem("date range ends before it starts", start)?;
+                Ok(None)
+            }
+            (Ok(None), Ok(None)) => {
+                self.problem("a date range needs at least one end", start)?;
+                Ok(None)
+            }
+            (Ok(f), Ok(t)) => Ok(Some(date_leaf(f, t, start..self.pos))),
+            (Err(e), _) | (_, Err(e)) => {
+                self.problem(e, start)?;
                 Ok(None)
             }
         }
@@ -1037,6 +1054,28 @@ mod tests {
                 to: d("2022-03-31")
             }
         );
+        // `A..B` runs from the start of A to the end of B.
+        assert_eq!(
+            leaf("date:2022-03..2022-04").kind,
+            LeafKind::Dates {
+                from: d("2022-03-01"),
+                to: d("2022-04-30")
+            }
+        );
+        assert_eq!(
+            leaf("date:..2021").kind,
+            LeafKind::Dates {
+                from: None,
+                to: d("2021-12-31")
+            }
+        );
+        assert_eq!(
+            leaf("date:2022-03-28..*").kind,
+            LeafKind::Dates {
+                from: d("2022-03-28"),
+                to: None
+            }
+        );
         assert_eq!(
             leaf("date:2022-02").kind,
             LeafKind::Dates {
@@ -1061,6 +1100,9 @@ mod tests {
             ("a OR b)", "unmatched ')'", Some(7)),
             ("nope:word", "unknown field 'nope'", Some(1)),
             ("date:2022-13-45", "invalid date '2022-13-45'", Some(1)),
+            ("date:2022-04..2022-03", "ends before it starts", Some(1)),
+            ("date:2022..20x", "invalid date '20x'", Some(1)),
+            ("date:..", "needs at least one end", Some(1)),
             (
                 "date:[2022-03-01 TO 2022-02-30]",
                 "invalid date '2022-02-30'",

@@ -165,6 +165,11 @@ fn since_until_and_date_ranges_are_inclusive_calendar_days() {
     );
     assert_eq!(ids(&[], "ceasefire date:2022-02"), vec!["0.txt", "1.txt"]);
     assert_eq!(
+        ids(&[], "ceasefire date:2022-02-28..2022-03"),
+        ids(&[], "ceasefire date:[2022-02-28 TO 2022-03-31]")
+    );
+    assert_eq!(ids(&[], "ceasefire date:..2022-02"), vec!["0.txt", "1.txt"]);
+    assert_eq!(
         ids(&["--since", "2022-03"], "*"),
         vec!["2.txt", "3.txt", "4.txt"]
     );
