@@ -37,6 +37,7 @@ mod hashdir;
 pub mod hit;
 pub mod indexdir;
 pub mod ingest;
+mod open;
 pub mod output;
 pub mod query;
 pub mod schema;
