@@ -141,7 +141,7 @@ pub struct IngestArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, value_name = "SECONDS")]
     pub wait: Option<Option<u64>>,
 
-    /// Exit with code 4 if any file was skipped
+    /// Exit with code 4 if any file was skipped, naming each one (also those earlier runs reported)
     #[arg(long)]
     pub strict: bool,
 
@@ -149,7 +149,8 @@ pub struct IngestArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Also report files decoded from legacy encodings and symlinks not followed
+    /// Also report files decoded from legacy encodings, symlinks not followed, and files skipped
+    /// again unchanged
     #[arg(long, short)]
     pub verbose: bool,
 

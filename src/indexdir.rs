@@ -85,7 +85,8 @@ impl IndexDir {
         &self.root
     }
 
-    fn generation_path(&self, generation: Generation) -> PathBuf {
+    /// The folder of `generation`.
+    pub fn generation_path(&self, generation: Generation) -> PathBuf {
         self.root.join(generation.dir_name())
     }
 

@@ -40,6 +40,7 @@ use crate::indexdir::{IndexDir, MANAGED_FILE, META_FILE};
 use crate::open::Opener;
 use crate::schema::{FieldName, FileInfo, NewsSchema};
 use crate::sketch::Sketch;
+use crate::skiplist::{SkipList, SkippedFile};
 use crate::walk::{self, Candidate, Root, WalkEvent, WalkOptions};
 
 /// Default total memory budget of tantivy's indexing threads, in bytes.
@@ -100,7 +101,7 @@ impl IngestOptions {
 }
 
 /// Why a file was not indexed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// Empty or whitespace only.
@@ -148,6 +149,9 @@ pub struct Notice {
 pub enum NoticeKind {
     /// Not indexed.
     Skipped(SkipReason, String),
+    /// Not indexed, for a reason an earlier run reported; the file has not
+    /// changed since (see [`crate::skiplist`]).
+    SkippedAgain(SkipReason, String),
     /// Decoded from a legacy encoding (informational).
     Legacy(&'static str),
     /// Some bytes were invalid in their encoding and were replaced.
@@ -165,7 +169,9 @@ impl NoticeKind {
     pub fn is_verbose(&self) -> bool {
         matches!(
             self,
-            NoticeKind::Legacy(_) | NoticeKind::Skipped(SkipReason::Symlink, _)
+            NoticeKind::Legacy(_)
+                | NoticeKind::Skipped(SkipReason::Symlink, _)
+                | NoticeKind::SkippedAgain(..)
         )
     }
 }
@@ -175,6 +181,12 @@ impl fmt::Display for Notice {
         let path = self.path.display();
         match &self.kind {
             NoticeKind::Skipped(_, detail) => write!(f, "{path}: skipped, {detail}"),
+            NoticeKind::SkippedAgain(_, detail) => {
+                write!(
+                    f,
+                    "{path}: skipped, {detail} (unchanged since an earlier run)"
+                )
+            }
             NoticeKind::Legacy(enc) => write!(f, "{path}: decoded from {enc}"),
             NoticeKind::Lossy(enc) => write!(f, "{path}: invalid {enc} bytes replaced with U+FFFD"),
             NoticeKind::BadDate(raw) => {
@@ -255,6 +267,10 @@ pub struct IngestReport {
     pub skipped: u64,
     /// `skipped`, by reason.
     pub skipped_by_reason: BTreeMap<SkipReason, u64>,
+    /// Of `skipped`, files an earlier run skipped and reported that have
+    /// not changed since: counted, not read, reported only with
+    /// `--verbose`.
+    pub skipped_again: u64,
     /// Files decoded from a legacy (non-Unicode) encoding.
     pub legacy_encoding: u64,
     /// Files with invalid bytes replaced.
@@ -333,11 +349,15 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         .searcher();
     let known = Known::load(&searcher)?;
     let clusters = Clusterer::new(&index, &opts.schema)?;
+    let generation_dir = lock.dir().generation_path(generation);
+    let skipped_before = SkipList::load(&generation_dir);
 
     let run = Run {
         opts,
         roots: &roots,
         known: &known,
+        skipped_before: &skipped_before,
+        skipped_now: Mutex::new(Vec::new()),
         clusters: &clusters,
         index: &index,
         writer: RwLock::new(None),
@@ -371,6 +391,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     let commit_start = Instant::now();
     let pending =
         run.since_commit.load(Ordering::Relaxed) + run.deletes_since_commit.load(Ordering::Relaxed);
+    let skipped = run.skip_list(&roots, &skipped_before);
     let Run {
         writer, counters, ..
     } = run;
@@ -408,6 +429,9 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         lock.publish(generation)?;
         lock.remove_other_generations(None)?;
     }
+    // A list that cannot be written costs the next run a second report of
+    // the files on it, nothing else: not worth failing this run for.
+    let _ = skipped_before.store(&generation_dir, skipped);
     let documents = count_documents(&index)?;
     let mut report = counters.to_report(opts, started.elapsed());
     report.stages.commit_ms += ms(commit_start.elapsed());
@@ -730,6 +754,7 @@ struct Counters {
     deleted: AtomicU64,
     unchanged: AtomicU64,
     skipped: [AtomicU64; 7],
+    skipped_again: AtomicU64,
     legacy: AtomicU64,
     lossy: AtomicU64,
     warnings: AtomicU64,
@@ -779,6 +804,7 @@ impl Counters {
             unchanged: get(&self.unchanged),
             skipped: skipped_by_reason.values().sum(),
             skipped_by_reason,
+            skipped_again: get(&self.skipped_again),
             legacy_encoding: get(&self.legacy),
             lossy: get(&self.lossy),
             warnings: get(&self.warnings),
@@ -812,6 +838,9 @@ struct Run<'a> {
     opts: &'a IngestOptions,
     roots: &'a [Root],
     known: &'a Known,
+    /// Files earlier runs skipped, and those this run skips for good.
+    skipped_before: &'a SkipList,
+    skipped_now: Mutex<Vec<SkippedFile>>,
     clusters: &'a Clusterer,
     index: &'a Index,
     /// Opened by the first document to index or delete (see [`Run::writer`]).
@@ -833,6 +862,7 @@ enum Outcome {
     Unchanged,
     Indexed { replaced: bool },
     Skipped(SkipReason, String),
+    SkippedAgain(SkipReason, String),
 }
 
 impl Run<'_> {
@@ -941,10 +971,49 @@ impl Run<'_> {
     }
 
     fn skip(&self, path: &Path, reason: SkipReason, detail: String) {
+        self.count_skip(reason);
+        self.notice(path, NoticeKind::Skipped(reason, detail));
+    }
+
+    fn count_skip(&self, reason: SkipReason) {
         if let Some(i) = REASONS.iter().position(|r| *r == reason) {
             self.counters.skipped[i].fetch_add(1, Ordering::Relaxed);
         }
-        self.notice(path, NoticeKind::Skipped(reason, detail));
+    }
+
+    /// Puts a file skipped for a reason that lasts while it does not
+    /// change on the list the next run reads.
+    fn remember(&self, file: SkippedFile) {
+        if let Ok(mut list) = self.skipped_now.lock() {
+            list.push(file);
+        }
+    }
+
+    /// The skip list to leave for the next run: this run's, and the
+    /// entries of files this run did not look at (outside its folders, or
+    /// in one it could not read), as for [`Run::delete_missing`].
+    fn skip_list(&self, roots: &[Root], before: &SkipList) -> Vec<SkippedFile> {
+        let mut now = self
+            .skipped_now
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        let seen: std::collections::HashSet<&str> = now.iter().map(|f| f.path.as_str()).collect();
+        let unreadable = self
+            .unreadable_dirs
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default();
+        let kept: Vec<SkippedFile> = before
+            .files()
+            .filter(|f| {
+                !seen.contains(f.path.as_str())
+                    && !looked_at(Path::new(&f.path), roots, &unreadable)
+            })
+            .cloned()
+            .collect();
+        now.extend(kept);
+        now
     }
 
     fn handle(&self, c: &Candidate, opener: &mut Opener) {
@@ -977,6 +1046,11 @@ impl Run<'_> {
                 }
             }
             Outcome::Skipped(reason, detail) => self.skip(&c.path, reason, detail),
+            Outcome::SkippedAgain(reason, detail) => {
+                self.count_skip(reason);
+                self.counters.skipped_again.fetch_add(1, Ordering::Relaxed);
+                self.notice(&c.path, NoticeKind::SkippedAgain(reason, detail));
+            }
         }
         // Approximate under concurrency; it only drives the progress rate.
         let after = self.counters.bytes.load(Ordering::Relaxed);
@@ -1030,13 +1104,21 @@ impl Run<'_> {
         if matches!(path_str, std::borrow::Cow::Owned(_)) {
             self.notice(&c.path, NoticeKind::LossyName);
         }
-        let known = self.known.lookup(xxh3_64(path_str.as_bytes()));
+        let path_hash = xxh3_64(path_str.as_bytes());
+        let known = self.known.lookup(path_hash);
+        // A file the index does not hold may be one an earlier run skipped:
+        // then its metadata decides whether to read it.
+        let before = if known.is_empty() {
+            self.skipped_before.get(path_hash, &path_str)
+        } else {
+            None
+        };
         // A file the index holds is checked by its metadata first: most
         // files of a re-run are unchanged and never opened. Any other file
         // is opened at once and its metadata read from the open file,
         // which spares the kernel a second lookup of its name (statx by
         // path was 4% of a first ingest's time).
-        let (stat, file) = if known.is_empty() {
+        let (stat, file) = if known.is_empty() && before.is_none() {
             match opener.open(&c.path) {
                 Ok((file, stat)) => (stat, Some(file)),
                 Err(e) => return Ok(io_skip(&e)),
@@ -1048,6 +1130,29 @@ impl Run<'_> {
             }
         };
         let (size, mtime) = (stat.size, stat.mtime_ns);
+        if let Some(before) = before
+            && before.size == size
+            && before.mtime == mtime
+            && (before.reason != SkipReason::TooLarge || size > opts.max_file_size)
+        {
+            // The limit may be another than when it was reported.
+            let detail = match before.reason {
+                SkipReason::TooLarge => too_large(size, opts.max_file_size),
+                _ => before.detail.clone(),
+            };
+            self.remember(before.clone());
+            return Ok(Outcome::SkippedAgain(before.reason, detail));
+        }
+        let for_good = |reason, detail: String| {
+            self.remember(SkippedFile {
+                path: path_str.to_string(),
+                size,
+                mtime,
+                reason,
+                detail: detail.clone(),
+            });
+            Outcome::Skipped(reason, detail)
+        };
         if let [only] = known
             && only.size == size
             && only.mtime == mtime
@@ -1056,13 +1161,9 @@ impl Run<'_> {
             return Ok(Outcome::Unchanged);
         }
         if size > opts.max_file_size {
-            return Ok(Outcome::Skipped(
+            return Ok(for_good(
                 SkipReason::TooLarge,
-                format!(
-                    "{} is larger than --max-file-size {}",
-                    human_bytes(size),
-                    human_bytes(opts.max_file_size)
-                ),
+                too_large(size, opts.max_file_size),
             ));
         }
         let read = match file {
@@ -1114,7 +1215,7 @@ impl Run<'_> {
                     DecodeError::Empty => SkipReason::Empty,
                     DecodeError::Binary => SkipReason::Binary,
                 };
-                return Ok(Outcome::Skipped(reason, e.to_string()));
+                return Ok(for_good(reason, e.to_string()));
             }
         };
         if decoded.is_legacy() {
@@ -1131,7 +1232,7 @@ impl Run<'_> {
                 if replaced {
                     self.delete_path(&path_str);
                 }
-                return Ok(Outcome::Skipped(SkipReason::Empty, e.to_string()));
+                return Ok(for_good(SkipReason::Empty, e.to_string()));
             }
         };
         for w in &article.warnings {
@@ -1258,10 +1359,7 @@ impl Run<'_> {
             if !column.ord_to_str(ord, &mut path).unwrap_or(false) {
                 continue;
             }
-            let p = Path::new(&path);
-            let under_root = roots.iter().any(|r| p.starts_with(&r.path));
-            let under_unreadable = unreadable.iter().any(|d| p.starts_with(d));
-            if !under_root || under_unreadable {
+            if !looked_at(Path::new(&path), roots, &unreadable) {
                 continue;
             }
             if writer.is_none() {
@@ -1275,6 +1373,22 @@ impl Run<'_> {
         }
         Ok(deleted)
     }
+}
+
+fn too_large(size: u64, limit: u64) -> String {
+    format!(
+        "{} is larger than --max-file-size {}",
+        human_bytes(size),
+        human_bytes(limit)
+    )
+}
+
+/// Whether this run looked where `path` would be: under one of its
+/// folders, and not in one it could not read. A file it did not find there
+/// is gone.
+fn looked_at(path: &Path, roots: &[Root], unreadable: &[PathBuf]) -> bool {
+    roots.iter().any(|r| path.starts_with(&r.path))
+        && !unreadable.iter().any(|d| path.starts_with(d))
 }
 
 fn io_skip(e: &std::io::Error) -> Outcome {

@@ -43,6 +43,7 @@ pub mod query;
 pub mod schema;
 pub mod search;
 pub mod sketch;
+pub mod skiplist;
 pub mod snippet;
 mod sparse;
 pub mod status;

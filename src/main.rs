@@ -123,7 +123,7 @@ fn stdout() -> BufWriter<io::StdoutLock<'static>> {
 fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Exit> {
     return_freed_arenas();
     let opts = args.to_options(cli)?;
-    let reporter = Reporter::new(cli.quiet || args.json, args.verbose);
+    let reporter = Reporter::new(cli.quiet || args.json, args.verbose, args.strict);
     let result = ingest::ingest(&opts, &reporter);
     reporter.finish();
     let report = result?;
@@ -184,6 +184,12 @@ fn summary_line(r: &IngestReport) -> String {
             .map(|(k, n)| format!("{} {n}", k.as_str()))
             .collect();
         line.push_str(&format!(": {}", reasons.join(", ")));
+    }
+    if r.skipped_again > 0 {
+        line.push_str(&format!(
+            "; {} reported by earlier runs and unchanged",
+            r.skipped_again
+        ));
     }
     line.push(')');
     if r.legacy_encoding > 0 {
@@ -325,7 +331,7 @@ fn run_dups(cli: &Cli, args: &DupsArgs) -> Result<Exit> {
 
 fn run_export(cli: &Cli, args: &ExportArgs) -> Result<Exit> {
     let opts = args.to_options(cli)?;
-    let reporter = Reporter::new(cli.quiet || args.json, false);
+    let reporter = Reporter::new(cli.quiet || args.json, false, false);
     let result = export::export(&opts, &reporter);
     reporter.finish();
     let report = result?;
@@ -387,6 +393,24 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result<Exit> {
             )?;
         }
         None => writeln!(out, "last ingest: none recorded")?,
+    }
+    if !s.skipped_files.is_empty() {
+        const SHOWN: usize = 10;
+        writeln!(
+            out,
+            "skipped:     {} files, reported once, skipped until they change:",
+            s.skipped_files.len()
+        )?;
+        for f in s.skipped_files.iter().take(SHOWN) {
+            writeln!(out, "             {}: {}", clean(&f.path), f.detail)?;
+        }
+        if s.skipped_files.len() > SHOWN {
+            writeln!(
+                out,
+                "             and {} more (`newsidx status --json` lists them all)",
+                s.skipped_files.len() - SHOWN
+            )?;
+        }
     }
     if let Some(c) = s.last_commit.as_ref().filter(|c| !c.finished) {
         writeln!(

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use newsidx::ingest::{Notice, Progress};
+use newsidx::ingest::{Notice, NoticeKind, Progress};
 use newsidx::snippet::clean;
 
 /// Renders the library's progress events on stderr.
@@ -16,12 +16,16 @@ pub struct Reporter {
     /// every update, a cost a cron re-run would pay once per file.
     shown: bool,
     verbose: bool,
+    /// Under `--strict` a skipped file fails the run, so the files skipped
+    /// again are named even without `--verbose`: the exit code alone would
+    /// not say which they are.
+    strict: bool,
 }
 
 impl Reporter {
     /// A bar when stderr is a terminal and not `quiet`; a silent
     /// reporter that still prints warnings otherwise.
-    pub fn new(quiet: bool, verbose: bool) -> Reporter {
+    pub fn new(quiet: bool, verbose: bool, strict: bool) -> Reporter {
         let shown = !quiet && std::io::stderr().is_terminal();
         let bar = if !shown {
             ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
@@ -40,6 +44,7 @@ impl Reporter {
             bar,
             shown,
             verbose,
+            strict,
         }
     }
 
@@ -74,11 +79,12 @@ impl Progress for Reporter {
     }
 
     fn notice(&self, notice: &Notice) {
-        if notice.kind.is_verbose() && !self.verbose {
+        let again = matches!(notice.kind, NoticeKind::SkippedAgain(..));
+        if notice.kind.is_verbose() && !self.verbose && !(again && self.strict) {
             return;
         }
         // Warnings go out even with --quiet: cron mails what stderr says.
-        let prefix = if notice.kind.is_verbose() {
+        let prefix = if notice.kind.is_verbose() && !again {
             "note"
         } else {
             "warning"

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::indexdir::IndexDir;
 use crate::ingest::CommitPayload;
 use crate::schema::{FieldName, NewsSchema, date_from_tantivy};
+use crate::skiplist::{SkipList, SkippedFile};
 
 /// The state of an index directory.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +33,9 @@ pub struct Status {
     /// The report of the last finished ingest (`ingest --json` output),
     /// including runs that changed nothing and so committed nothing.
     pub last_ingest: Option<serde_json::Value>,
+    /// Files ingest skipped (empty, binary, too large) and skips without
+    /// reporting them again until they change, by path.
+    pub skipped_files: Vec<SkippedFile>,
     /// Whether an ingest holds the lock now.
     pub ingest_running: bool,
     /// Its process id, when known.
@@ -79,6 +83,8 @@ pub fn status(dir: &std::path::Path, schema: &NewsSchema) -> Result<Status> {
         t.and_then(|t| date_from_tantivy(tantivy::DateTime::from_timestamp_secs(t)))
             .map(|d| d.to_string())
     };
+    let mut skipped_files: Vec<SkippedFile> = SkipList::load(&open.path).files().cloned().collect();
+    skipped_files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Status {
         index: dir.root().to_owned(),
         documents: searcher.num_docs(),
@@ -89,6 +95,7 @@ pub fn status(dir: &std::path::Path, schema: &NewsSchema) -> Result<Status> {
         undated,
         last_commit,
         last_ingest: dir.last_run(),
+        skipped_files,
         ingest_running: holder.is_some(),
         ingest_pid: holder.flatten(),
     })

@@ -468,6 +468,132 @@ fn json_summary_quiet_and_strict() {
         .expect_code(0);
 }
 
+/// The paths `status --json` lists as skipped, relative to the scratch folder.
+fn listed_skips(env: &TestEnv) -> Vec<String> {
+    let run = env.run(&["status", "--json"]);
+    run.expect_code(0);
+    let s: Value = serde_json::from_str(&run.stdout).unwrap();
+    let root = env.path("");
+    s["skipped_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = f["path"].as_str().unwrap();
+            p.strip_prefix(root.to_str().unwrap())
+                .unwrap_or(p)
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_skipped_file_is_reported_once_until_it_changes() {
+    let env = TestEnv::with_seeds();
+    env.write("seeds/empty.txt", " \n");
+    env.write("seeds/binary.txt", b"\x00\x01\x02binary\x00".repeat(50));
+    env.write(
+        "seeds/big.txt",
+        "date 2022-01-02\n\nBig story. ".repeat(8000),
+    );
+    let run_with = |limit: &str, args: &[&str]| {
+        let mut all = vec!["ingest", "seeds", "--json", "--max-file-size", limit];
+        all.extend_from_slice(args);
+        let run = env.run(&all);
+        let summary: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        (run, summary)
+    };
+    let run = |args: &[&str]| run_with("64KiB", args);
+    let (first, summary) = run(&[]);
+    first.expect_code(0);
+    assert_eq!(first.stderr.lines().count(), 3, "{}", first.stderr);
+    assert_eq!(summary["skipped"], 3);
+    assert_eq!(summary["skipped_again"], 0);
+    assert_eq!(
+        listed_skips(&env),
+        ["seeds/big.txt", "seeds/binary.txt", "seeds/empty.txt"]
+    );
+
+    // Unchanged: counted, neither read nor reported.
+    let (second, summary) = run(&[]);
+    assert!(second.stderr.is_empty(), "{}", second.stderr);
+    assert_eq!(counts(&summary), [0, 0, 0, 7, 3]);
+    assert_eq!(summary["skipped_again"], 3);
+    assert_eq!(summary["bytes_read"], 0);
+    // --verbose names them; --strict names them too, and fails.
+    let (verbose, _) = run(&["--verbose"]);
+    assert_eq!(
+        verbose
+            .stderr
+            .matches("unchanged since an earlier run")
+            .count(),
+        3,
+        "{}",
+        verbose.stderr
+    );
+    let (strict, _) = run(&["--strict"]);
+    strict.expect_code(4);
+    assert!(
+        strict.stderr.contains("binary.txt: skipped, binary"),
+        "{}",
+        strict.stderr
+    );
+
+    // A skipped file that changes is read again: indexed when it now holds
+    // an article, reported again when it is still no article.
+    env.write(
+        "seeds/empty.txt",
+        "date 2022-01-03\n\nNot empty any more: zanzibar.\n",
+    );
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(env.path("seeds/binary.txt"))
+        .unwrap();
+    f.write_all(b"\x00more").unwrap();
+    drop(f);
+    let (third, summary) = run(&[]);
+    assert_eq!(counts(&summary), [1, 0, 0, 7, 2]);
+    assert_eq!(summary["skipped_again"], 1);
+    assert_eq!(third.stderr.lines().count(), 1, "{}", third.stderr);
+    assert!(
+        third.stderr.contains("binary.txt: skipped"),
+        "{}",
+        third.stderr
+    );
+    assert_eq!(env.search("zanzibar", &[]).ids(), ["empty.txt"]);
+    assert_eq!(listed_skips(&env), ["seeds/big.txt", "seeds/binary.txt"]);
+
+    // A larger limit reads the big file again; a gone file leaves the list.
+    fs::remove_file(env.path("seeds/binary.txt")).unwrap();
+    let (fourth, summary) = run_with("1MiB", &[]);
+    fourth.expect_code(0);
+    assert_eq!(counts(&summary), [1, 0, 0, 8, 0]);
+    assert!(listed_skips(&env).is_empty());
+    assert!(
+        !fs::read_dir(env.path("index"))
+            .unwrap()
+            .any(|g| { g.unwrap().path().join("skipped.json").exists() })
+    );
+
+    // A run over other folders keeps the entries of these.
+    env.write("other/empty3.txt", "");
+    assert!(env.ingest("other").stderr.contains("empty3.txt: skipped"));
+    env.ingest("seeds");
+    assert_eq!(listed_skips(&env), ["other/empty3.txt"]);
+    assert!(!env.ingest("other").stderr.contains("warning"));
+
+    // A full rebuild starts a new list: everything is reported once more.
+    env.write("seeds/empty2.txt", "");
+    env.ingest("seeds");
+    let full = env.run(&["ingest", "seeds", "--full"]);
+    full.expect_code(0);
+    assert!(
+        full.stderr.contains("empty2.txt: skipped"),
+        "{}",
+        full.stderr
+    );
+}
+
 #[test]
 fn status_reports_documents_dates_and_last_ingest() {
     let env = TestEnv::with_seeds();
