@@ -11,7 +11,8 @@
 //!
 //! The list is rewritten after each run that changes it (temporary file
 //! and rename, not synced). A lost or damaged list only means the files on
-//! it are read and reported once more. Files skipped for a passing reason
+//! it are read and reported once more; so does a list another version of
+//! newsidx wrote, since that version may read what this one could not. Files skipped for a passing reason
 //! (unreadable, vanished, an internal error) are not listed: the next run
 //! tries them again.
 
@@ -28,6 +29,8 @@ use crate::ingest::SkipReason;
 /// did not create alone).
 const FILE_NAME: &str = "skipped.json";
 
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// One skipped file, as the run that skipped it saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedFile {
@@ -43,6 +46,14 @@ pub struct SkippedFile {
     pub detail: String,
 }
 
+/// The file's content.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    /// The newsidx version that decided these files were no articles.
+    version: String,
+    files: Vec<SkippedFile>,
+}
+
 /// The list an earlier run left, by path hash.
 #[derive(Debug, Default)]
 pub struct SkipList {
@@ -53,10 +64,11 @@ impl SkipList {
     /// The list in the generation folder `generation`; empty when there is
     /// none or it cannot be read.
     pub fn load(generation: &Path) -> SkipList {
-        let files: Vec<SkippedFile> = fs::read(generation.join(FILE_NAME))
+        let files = fs::read(generation.join(FILE_NAME))
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
+            .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok())
+            .filter(|stored| stored.version == VERSION)
+            .map_or_else(Vec::new, |stored| stored.files);
         SkipList {
             by_path: files
                 .into_iter()
@@ -100,7 +112,11 @@ impl SkipList {
             };
         }
         let tmp = generation.join(format!("{FILE_NAME}.tmp"));
-        let json = serde_json::to_vec_pretty(&files).map_err(|e| (path.clone(), e.into()))?;
+        let stored = Stored {
+            version: VERSION.to_owned(),
+            files,
+        };
+        let json = serde_json::to_vec_pretty(&stored).map_err(|e| (path.clone(), e.into()))?;
         fs::write(&tmp, json).map_err(|e| (tmp.clone(), e))?;
         fs::rename(&tmp, &path).map_err(|e| (path, e))
     }
@@ -143,6 +159,16 @@ mod tests {
 
         // A torn list reads as none.
         fs::write(dir.path().join(FILE_NAME), "[{\"path\": \"/a/x.t").unwrap();
+        assert_eq!(SkipList::load(dir.path()).files().count(), 0);
+
+        // So does one another version wrote.
+        none.store(dir.path(), files).unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(SkipList::load(dir.path()).files().count(), 2);
+        let other = text.replace(&format!("\"{VERSION}\""), "\"0.0.0-other\"");
+        assert_ne!(other, text);
+        fs::write(&path, other).unwrap();
         assert_eq!(SkipList::load(dir.path()).files().count(), 0);
     }
 
