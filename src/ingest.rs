@@ -45,14 +45,8 @@ use crate::walk::{self, Candidate, Root, WalkEvent, WalkOptions};
 
 /// Default total memory budget of tantivy's indexing threads, in bytes.
 pub const DEFAULT_MEMORY_BUDGET: usize = 128 * 1024 * 1024;
-/// Default number of documents between commits: a few seconds of work at
-/// this machine's 25-35k documents a second, so a crash loses little. Each
-/// commit stops the pipeline while the threads' segments are written and
-/// synced, and cuts them short, which leaves more segments to merge:
-/// 50,000 cost a `--scale 10` ingest (238,000 documents) 6.27 s against
-/// 5.08-5.69 s for 100,000, 200,000 and one commit at the end (medians of
-/// 3 interleaved rounds; 6.84 against 5.29 s in 5 rounds for 200,000).
-pub const DEFAULT_COMMIT_EVERY: u64 = 100_000;
+/// Default number of documents between commits.
+pub const DEFAULT_COMMIT_EVERY: u64 = 50_000;
 /// Default largest file ingested, in bytes.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
