@@ -5,6 +5,8 @@
 //!
 //! ```text
 //! ingest: walk (folders -> candidate files, streamed)
+//!         -> open (candidate -> metadata and open file, named in its open folder;
+//!            skiplist: files an earlier run skipped are not opened again)
 //!         -> decode (bytes -> text: UTF-8, UTF-16, Windows-1252, or "binary")
 //!         -> article (text -> title, date, dateline, body, captions, ...)
 //!         -> sketch (body -> MinHash sketch and LSH bands of its 5-word shingles)
