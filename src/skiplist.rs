@@ -12,9 +12,9 @@
 //! The list is rewritten after each run that changes it (temporary file
 //! and rename, not synced). A lost or damaged list only means the files on
 //! it are read and reported once more; so does a list another version of
-//! newsidx wrote, since that version may read what this one could not. Files skipped for a passing reason
-//! (unreadable, vanished, an internal error) are not listed: the next run
-//! tries them again.
+//! newsidx wrote, since this version may read what that one could not.
+//! Files skipped for a passing reason (unreadable, vanished, an internal
+//! error) are not listed: the next run tries them again.
 
 use std::collections::HashMap;
 use std::fs;
