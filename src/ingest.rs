@@ -991,29 +991,30 @@ impl Run<'_> {
 
     /// The skip list to leave for the next run: this run's, and the
     /// entries of files this run did not look at (outside its folders, or
-    /// in one it could not read), as for [`Run::delete_missing`].
+    /// in one it could not read), as for [`Run::delete_missing`]. A file
+    /// this run skipped was looked at, so no entry is kept twice.
     fn skip_list(&self, roots: &[Root], before: &SkipList) -> Vec<SkippedFile> {
         let mut now = self
             .skipped_now
             .lock()
             .map(|mut l| std::mem::take(&mut *l))
             .unwrap_or_default();
-        let seen: std::collections::HashSet<&str> = now.iter().map(|f| f.path.as_str()).collect();
-        let unreadable = self
-            .unreadable_dirs
+        let unreadable = self.unreadable_dirs();
+        now.extend(
+            before
+                .files()
+                .filter(|f| !looked_at(Path::new(&f.path), roots, &unreadable))
+                .cloned(),
+        );
+        now
+    }
+
+    /// The folders this run could not read, so far.
+    fn unreadable_dirs(&self) -> Vec<PathBuf> {
+        self.unreadable_dirs
             .lock()
             .map(|d| d.clone())
-            .unwrap_or_default();
-        let kept: Vec<SkippedFile> = before
-            .files()
-            .filter(|f| {
-                !seen.contains(f.path.as_str())
-                    && !looked_at(Path::new(&f.path), roots, &unreadable)
-            })
-            .cloned()
-            .collect();
-        now.extend(kept);
-        now
+            .unwrap_or_default()
     }
 
     fn handle(&self, c: &Candidate, opener: &mut Opener) {
@@ -1330,11 +1331,7 @@ impl Run<'_> {
     /// Deletes documents whose files were not seen, under the roots of this
     /// run only and never under a folder that could not be read.
     fn delete_missing(&self, roots: &[Root], searcher: &Searcher) -> Result<u64> {
-        let unreadable = self
-            .unreadable_dirs
-            .lock()
-            .map(|d| d.clone())
-            .unwrap_or_default();
+        let unreadable = self.unreadable_dirs();
         let mut columns = Vec::new();
         for reader in searcher.segment_readers() {
             columns.push(
