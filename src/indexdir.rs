@@ -698,11 +698,24 @@ impl WriteLock {
     }
 }
 
+/// Deletes a generation's folder. A search that read `CURRENT` before a
+/// rebuild was published may still be opening the old generation, and
+/// tantivy creates its lock file there as it does; that file then appears
+/// between `remove_dir_all`'s listing and its final `rmdir`. So a folder
+/// that is "not empty" is tried again a few times before giving up.
 fn remove_dir(path: &Path) -> Result<()> {
-    match fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(path, e)),
+    const ATTEMPTS: u64 = 5;
+    let mut attempt = 1;
+    loop {
+        match fs::remove_dir_all(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && attempt < ATTEMPTS => {
+                thread::sleep(Duration::from_millis(10 * attempt));
+                attempt += 1;
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        }
     }
 }
 

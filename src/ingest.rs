@@ -162,6 +162,9 @@ pub enum NoticeKind {
     LossyName,
     /// The file changed while it was being read.
     Changed,
+    /// An old generation of the index could not be deleted (the path is
+    /// the index folder; the text says which generation and why).
+    OldGeneration(String),
 }
 
 impl NoticeKind {
@@ -199,6 +202,10 @@ impl fmt::Display for Notice {
             NoticeKind::Changed => write!(
                 f,
                 "{path}: changed while being read; will be re-read next run"
+            ),
+            NoticeKind::OldGeneration(cause) => write!(
+                f,
+                "{path}: an old index generation was left in place ({cause}); the next ingest removes it"
             ),
         }
     }
@@ -335,8 +342,9 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         lock.open_live(&opts.schema)?
     };
     // Leftovers of a crashed or superseded rebuild; a --full run keeps (and
-    // resumes) its own generation.
-    lock.remove_other_generations(Some(generation))?;
+    // resumes) its own generation. One that cannot be deleted costs disk
+    // space, not data: a warning, and the next run tries again.
+    let not_removed = lock.remove_other_generations(Some(generation)).err();
 
     let searcher = index
         .reader()
@@ -371,6 +379,9 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         started_at,
         unreadable_dirs: Mutex::new(Vec::new()),
     };
+    if let Some(e) = not_removed {
+        run.notice(dir.root(), NoticeKind::OldGeneration(e.to_string()));
+    }
     if let Err(e) = run.process_all() {
         return Err(cause_of_failure(run.writer, e, dir.root()));
     }
@@ -427,7 +438,16 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     }
     if opts.full {
         lock.publish(generation)?;
-        lock.remove_other_generations(None)?;
+        // The rebuild is live now: failing to delete the generation it
+        // replaced must not report it as failed.
+        if let Err(e) = lock.remove_other_generations(None) {
+            tell(
+                &counters,
+                progress,
+                dir.root(),
+                NoticeKind::OldGeneration(e.to_string()),
+            );
+        }
     }
     // A list that cannot be written costs the next run a second report of
     // the files on it, nothing else: not worth failing this run for.
@@ -447,6 +467,17 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
 /// `add_document` only says that it died; the cause is returned when the
 /// thread is joined, which `prepare_commit` does. Nothing is committed: the
 /// prepared commit is aborted.
+/// Passes a notice on, counting it as a warning unless it is verbose-only.
+fn tell(counters: &Counters, progress: &dyn Progress, path: &Path, kind: NoticeKind) {
+    if !kind.is_verbose() {
+        counters.warnings.fetch_add(1, Ordering::Relaxed);
+    }
+    progress.notice(&Notice {
+        path: path.to_owned(),
+        kind,
+    });
+}
+
 fn cause_of_failure(writer: RwLock<Option<IndexWriter>>, e: Error, root: &Path) -> Error {
     if !matches!(&e, Error::Engine { context, .. } if context.starts_with("cannot index")) {
         return e;
@@ -961,13 +992,7 @@ impl Run<'_> {
     }
 
     fn notice(&self, path: &Path, kind: NoticeKind) {
-        if !kind.is_verbose() {
-            self.counters.warnings.fetch_add(1, Ordering::Relaxed);
-        }
-        self.progress.notice(&Notice {
-            path: path.to_owned(),
-            kind,
-        });
+        tell(&self.counters, self.progress, path, kind);
     }
 
     fn skip(&self, path: &Path, reason: SkipReason, detail: String) {

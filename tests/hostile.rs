@@ -603,3 +603,56 @@ fn hostile_queries_exit_2_with_a_located_one_line_message() {
     env.run(&["search", "neutrality )", "--lenient"])
         .expect_code(0);
 }
+
+#[cfg(unix)]
+#[test]
+fn an_old_generation_that_cannot_be_deleted_is_a_warning_and_goes_next_run() {
+    let env = TestEnv::with_seeds();
+    chmod(env.dir.path(), 0o777);
+    chmod(&env.path("seeds"), 0o755);
+    let Some(mut first) = unprivileged(&env, &["ingest", "seeds"]) else {
+        return;
+    };
+    let out = first.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The rebuild cannot delete the files of the generation it replaces.
+    let old = env.index.join("gen-000001");
+    chmod(&old, 0o555);
+    let out = unprivileged(&env, &["ingest", "seeds", "--full", "--json"])
+        .unwrap()
+        .output()
+        .unwrap();
+    chmod(&old, 0o755);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("an old index generation was left in place")
+            && stderr.contains(&*old.to_string_lossy()),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(summary["warnings"], 1, "{summary}");
+    assert_eq!(
+        fs::read_to_string(env.index.join("CURRENT"))
+            .unwrap()
+            .trim(),
+        "gen-000002"
+    );
+    assert!(env.search("*", &[]).summary()["total_hits"].as_u64() > Some(0));
+    // Once it can be deleted, the next run deletes it without a word.
+    let out = unprivileged(&env, &["ingest", "seeds", "--json"])
+        .unwrap()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!old.exists(), "{} is still there", old.display());
+}
