@@ -6,7 +6,10 @@
 //! holds (path, size, mtime, content hash, read from fast fields at start);
 //! only new or changed files are read, decoded, parsed and handed to tantivy's
 //! `add_document`, which blocks when its own queue is full, so memory stays
-//! flat however large the archive. Every `commit_every` documents the writer
+//! flat however large the archive. The first few hundred documents are
+//! held back until the run shows its size: a run that ends with fewer (a
+//! typical cron re-run) is indexed by one thread into one segment, a larger
+//! one by every thread. Every `commit_every` documents the writer
 //! commits, so a crash loses at most one batch of work and never anything
 //! committed; a re-run finds the committed files unchanged and goes on.
 //! Documents whose files are gone are deleted at the end, except under
@@ -369,6 +372,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         clusters: &clusters,
         index: &index,
         writer: RwLock::new(None),
+        held: Mutex::new(Some(Held::default())),
         progress,
         counters: Counters::default(),
         failure: Mutex::new(None),
@@ -382,7 +386,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     if let Some(e) = not_removed {
         run.notice(dir.root(), NoticeKind::OldGeneration(e.to_string()));
     }
-    if let Err(e) = run.process_all() {
+    if let Err(e) = run.process_all().and_then(|()| run.release_hold()) {
         return Err(cause_of_failure(run.writer, e, dir.root()));
     }
 
@@ -414,7 +418,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     // file.
     let committed = pending > 0 || opts.full;
     let writer = match writer {
-        None if committed => Some(open_writer(&index, opts)?),
+        None if committed => Some(open_writer(&index, opts, 1)?),
         open_or_not_needed => open_or_not_needed,
     };
     if let Some(mut writer) = writer {
@@ -499,9 +503,9 @@ fn cause_of_failure(writer: RwLock<Option<IndexWriter>>, e: Error, root: &Path) 
 
 /// Opens the writer and collects the files a crash left behind that no
 /// commit references.
-fn open_writer(index: &Index, opts: &IngestOptions) -> Result<IndexWriter> {
-    let threads = opts.threads.clamp(1, 8);
-    let per_thread = (opts.memory_budget / threads).max(15_000_000);
+fn open_writer(index: &Index, opts: &IngestOptions, threads: usize) -> Result<IndexWriter> {
+    let per_thread = (opts.memory_budget / opts.threads.clamp(1, 8)).max(15_000_000);
+    let threads = threads.clamp(1, 8);
     // One merge at a time: merges read their input segments through memory
     // maps, so concurrent merges would add up in the resident set.
     let options = IndexWriterOptions::builder()
@@ -874,8 +878,12 @@ struct Run<'a> {
     skipped_now: Mutex<Vec<SkippedFile>>,
     clusters: &'a Clusterer,
     index: &'a Index,
-    /// Opened by the first document to index or delete (see [`Run::writer`]).
+    /// Opened when the hold is released, or by the first deletion after
+    /// the files are done (see [`Run::with_sink`], [`Run::writer`]).
     writer: RwLock<Option<IndexWriter>>,
+    /// Operations held back until the run shows its size; `None` once
+    /// released.
+    held: Mutex<Option<Held>>,
     progress: &'a dyn Progress,
     counters: Counters,
     failure: Mutex<Option<Error>>,
@@ -886,6 +894,56 @@ struct Run<'a> {
     deletes_since_commit: AtomicU64,
     started_at: u64,
     unreadable_dirs: Mutex<Vec<PathBuf>>,
+}
+
+/// Documents a run holds back before it opens the writer. A run that ends
+/// with fewer (a typical cron re-run) indexes them with one thread: one
+/// segment instead of one per thread, so fewer files to write and sync
+/// and fewer small segments to merge later. A larger run opens every
+/// thread and loses nothing but the brief delay before the first documents
+/// reach tantivy.
+const HELD_DOCS: u64 = 500;
+
+/// Index operations in the order the run made them, before the writer is
+/// open. Nothing here is committed, so a crash loses no more than it would
+/// lose from tantivy's own queue.
+#[derive(Default)]
+struct Held {
+    ops: Vec<Op>,
+    docs: u64,
+}
+
+enum Op {
+    Delete(Term),
+    Add(TantivyDocument),
+}
+
+/// Where a worker's index operations go.
+enum Sink<'a> {
+    Writer(&'a IndexWriter),
+    Held(&'a mut Held),
+}
+
+impl Sink<'_> {
+    fn delete_term(&mut self, term: Term) {
+        match self {
+            Sink::Writer(w) => {
+                w.delete_term(term);
+            }
+            Sink::Held(h) => h.ops.push(Op::Delete(term)),
+        }
+    }
+
+    fn add_document(&mut self, doc: TantivyDocument) -> tantivy::Result<()> {
+        match self {
+            Sink::Writer(w) => w.add_document(doc).map(drop),
+            Sink::Held(h) => {
+                h.ops.push(Op::Add(doc));
+                h.docs += 1;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// What happened to one candidate.
@@ -1287,43 +1345,125 @@ impl Run<'_> {
             mtime,
             hash,
         };
-        let guard = self.writer()?;
+        self.with_sink(|sink| {
+            // Under the writer lock (or the hold's), so that no commit runs
+            // between looking up earlier copies and adding this one (see
+            // `Clusterer::assign`).
+            let t_cluster = Instant::now();
+            let own = xxh3_64(path_str.as_bytes()) ^ hash.rotate_left(32);
+            let cluster = sketch
+                .as_ref()
+                .map_or(own, |s| self.clusters.assign(s, own));
+            add_ns(&self.counters.cluster_ns, t_cluster);
+            let doc: TantivyDocument =
+                opts.schema
+                    .to_document(&article, &info, sketch.as_ref(), cluster);
+            if replaced {
+                sink.delete_term(Term::from_field_text(opts.schema.fields.path, &path_str));
+            }
+            sink.add_document(doc).map_err(|e| {
+                Error::engine(
+                    format!(
+                        "cannot index {} into {}",
+                        c.path.display(),
+                        opts.index_dir.display()
+                    ),
+                    e,
+                )
+            })
+        })?;
+        add_ns(&self.counters.index_ns, t_index);
+        Ok(Outcome::Indexed { replaced })
+    }
+
+    /// Runs `f` with the writer, or with the hold while the run is still
+    /// small (see [`Held`]). The hold is released into a writer with every
+    /// indexing thread once it has [`HELD_DOCS`] documents (or a commit's
+    /// worth), and into a one-thread writer by [`Run::release_hold`] when
+    /// the run ends smaller.
+    fn with_sink<R>(&self, f: impl FnOnce(&mut Sink<'_>) -> Result<R>) -> Result<R> {
+        let poisoned = || internal("index writer lock poisoned");
+        {
+            let guard = self.writer.read().map_err(|_| poisoned())?;
+            if let Some(writer) = guard.as_ref() {
+                return f(&mut Sink::Writer(writer));
+            }
+        }
+        // Not under the writer's read lock: releasing the hold takes the
+        // write side while holding this mutex.
+        let mut held = self.held.lock().map_err(|_| poisoned())?;
+        let Some(hold) = held.as_mut() else {
+            // Released since the check above, so the writer is open.
+            drop(held);
+            let guard = self.writer.read().map_err(|_| poisoned())?;
+            let Some(writer) = guard.as_ref() else {
+                return Err(internal("index writer missing"));
+            };
+            return f(&mut Sink::Writer(writer));
+        };
+        let result = f(&mut Sink::Held(hold))?;
+        if hold.docs >= HELD_DOCS.min(self.opts.commit_every) {
+            self.release(&mut held, self.opts.threads)?;
+        }
+        Ok(result)
+    }
+
+    /// Hands what the run held back to a writer with one indexing thread:
+    /// called when the run's files are done, so the run was small.
+    fn release_hold(&self) -> Result<()> {
+        let mut held = self
+            .held
+            .lock()
+            .map_err(|_| internal("index writer lock poisoned"))?;
+        self.release(&mut held, 1)
+    }
+
+    /// Opens the writer with `threads` indexing threads (unless it is open)
+    /// and replays the held operations in order. Afterwards the hold is
+    /// gone for good: every operation goes to the writer.
+    fn release(&self, held: &mut Option<Held>, threads: usize) -> Result<()> {
+        let Some(hold) = held.as_ref() else {
+            return Ok(());
+        };
+        if hold.ops.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self
+            .writer
+            .write()
+            .map_err(|_| internal("index writer lock poisoned"))?;
+        if guard.is_none() {
+            *guard = Some(open_writer(self.index, self.opts, threads)?);
+        }
         let Some(writer) = guard.as_ref() else {
             return Err(internal("index writer missing"));
         };
-        // Under the writer lock, so that no commit runs between looking up
-        // earlier copies and adding this one (see `Clusterer::assign`).
-        let t_cluster = Instant::now();
-        let own = xxh3_64(path_str.as_bytes()) ^ hash.rotate_left(32);
-        let cluster = sketch
-            .as_ref()
-            .map_or(own, |s| self.clusters.assign(s, own));
-        add_ns(&self.counters.cluster_ns, t_cluster);
-        let doc: TantivyDocument =
-            opts.schema
-                .to_document(&article, &info, sketch.as_ref(), cluster);
-        if replaced {
-            writer.delete_term(Term::from_field_text(opts.schema.fields.path, &path_str));
+        let Some(hold) = held.take() else {
+            return Ok(());
+        };
+        for op in hold.ops {
+            match op {
+                Op::Delete(term) => {
+                    writer.delete_term(term);
+                }
+                Op::Add(doc) => {
+                    writer.add_document(doc).map_err(|e| {
+                        Error::engine(
+                            format!("cannot index into {}", self.opts.index_dir.display()),
+                            e,
+                        )
+                    })?;
+                }
+            }
         }
-        writer.add_document(doc).map_err(|e| {
-            Error::engine(
-                format!(
-                    "cannot index {} into {}",
-                    c.path.display(),
-                    opts.index_dir.display()
-                ),
-                e,
-            )
-        })?;
-        drop(guard);
-        add_ns(&self.counters.index_ns, t_index);
-        Ok(Outcome::Indexed { replaced })
+        Ok(())
     }
 
     /// The writer, opened on first use: a re-run that finds nothing to
     /// index or delete never starts tantivy's threads nor allocates its
     /// queue, which was a quarter of such a run's fixed cost (2.4 of 10 ms
-    /// with an empty folder).
+    /// with an empty folder). Used once the files are done (after
+    /// [`Run::release_hold`]), for deletions only: one thread.
     fn writer(&self) -> Result<std::sync::RwLockReadGuard<'_, Option<IndexWriter>>> {
         let poisoned = || internal("index writer lock poisoned");
         {
@@ -1335,22 +1475,22 @@ impl Run<'_> {
         {
             let mut guard = self.writer.write().map_err(|_| poisoned())?;
             if guard.is_none() {
-                *guard = Some(open_writer(self.index, self.opts)?);
+                *guard = Some(open_writer(self.index, self.opts, 1)?);
             }
         }
         self.writer.read().map_err(|_| poisoned())
     }
 
     fn delete_path(&self, path: &str) {
-        let guard = match self.writer() {
-            Ok(guard) => guard,
-            Err(e) => return self.fail(e),
-        };
-        if let Some(writer) = guard.as_ref() {
-            writer.delete_term(Term::from_field_text(self.opts.schema.fields.path, path));
-            self.counters.deleted.fetch_add(1, Ordering::Relaxed);
-            self.deletes_since_commit.fetch_add(1, Ordering::Relaxed);
+        let term = Term::from_field_text(self.opts.schema.fields.path, path);
+        if let Err(e) = self.with_sink(|sink| {
+            sink.delete_term(term);
+            Ok(())
+        }) {
+            return self.fail(e);
         }
+        self.counters.deleted.fetch_add(1, Ordering::Relaxed);
+        self.deletes_since_commit.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Deletes documents whose files were not seen, under the roots of this

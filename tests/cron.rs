@@ -77,6 +77,59 @@ fn incremental_runs_count_exactly_what_changed() {
     assert_eq!(counts(&gone), [0, 0, 1, 20, 0]);
 }
 
+fn segments(env: &TestEnv) -> u64 {
+    let run = env.run(&["status", "--json"]);
+    run.expect_code(0);
+    let status: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    status["segments"].as_u64().unwrap()
+}
+
+#[test]
+fn a_small_run_writes_one_segment_and_a_large_one_keeps_its_updates_in_order() {
+    // A run smaller than what ingest holds back before opening the writer
+    // is indexed by one thread, whatever --threads says: one segment.
+    let env = TestEnv::new();
+    let arch = env.path("archive");
+    write_articles(&arch, 0..40, 1);
+    env.ingest_json(&["archive", "--threads", "2"]);
+    assert_eq!(segments(&env), 1);
+    for i in 0..4 {
+        fs::write(
+            arch.join(format!("d000/a{i:06}.txt")),
+            "KYIV (AP) — Rewritten.\n",
+        )
+        .unwrap();
+    }
+    let small = env.ingest_json(&["archive", "--threads", "2"]);
+    assert_eq!(counts(&small), [0, 4, 0, 36, 0], "{small}");
+    assert_eq!(segments(&env), 2);
+
+    // A run larger than the hold: its first updates (delete, then add)
+    // are replayed to the writer in order, the rest go straight to it.
+    let env = TestEnv::new();
+    let arch = env.path("archive");
+    write_articles(&arch, 0..1200, 1);
+    env.ingest_json(&["archive", "--threads", "2"]);
+    for i in (0..1200).step_by(2) {
+        fs::write(
+            arch.join(format!("d{:03}/a{i:06}.txt", i / 100)),
+            format!("KYIV (AP) — Rewritten as zanzibarite {i}.\n"),
+        )
+        .unwrap();
+    }
+    let large = env.ingest_json(&["archive", "--threads", "2"]);
+    assert_eq!(counts(&large), [0, 600, 0, 600, 0], "{large}");
+    assert_eq!(large["documents"], 1200, "{large}");
+    assert_eq!(count(&env), 1200);
+    let hits = |q: &str| {
+        env.search(q, &["--limit", "0"]).summary()["total_hits"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert_eq!(hits("zanzibarite"), 600);
+    assert_eq!(hits("newsroom"), 600);
+}
+
 #[test]
 fn deletes_stay_within_the_folders_of_the_run() {
     let env = TestEnv::new();
