@@ -418,7 +418,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     // file.
     let committed = pending > 0 || opts.full;
     let writer = match writer {
-        None if committed => Some(open_writer(&index, opts, 1)?),
+        None if committed => Some(open_writer(&index, opts, Load::Small)?),
         open_or_not_needed => open_or_not_needed,
     };
     if let Some(mut writer) = writer {
@@ -501,11 +501,34 @@ fn cause_of_failure(writer: RwLock<Option<IndexWriter>>, e: Error, root: &Path) 
     }
 }
 
+/// What a writer is opened for.
+#[derive(Clone, Copy)]
+enum Load {
+    /// Fewer than [`HELD_DOCS`] documents, or deletions only: one thread
+    /// with tantivy's smallest budget. The budget sizes the term table each
+    /// thread allocates and fills up front; at the default it took a few
+    /// milliseconds of a 1% re-run.
+    Small,
+    /// Everything the options allow.
+    Full,
+}
+
+/// Smallest memory budget tantivy accepts per indexing thread.
+const MIN_THREAD_BUDGET: usize = 15_000_000;
+
 /// Opens the writer and collects the files a crash left behind that no
 /// commit references.
-fn open_writer(index: &Index, opts: &IngestOptions, threads: usize) -> Result<IndexWriter> {
-    let per_thread = (opts.memory_budget / opts.threads.clamp(1, 8)).max(15_000_000);
-    let threads = threads.clamp(1, 8);
+fn open_writer(index: &Index, opts: &IngestOptions, load: Load) -> Result<IndexWriter> {
+    let (threads, per_thread) = match load {
+        Load::Small => (1, MIN_THREAD_BUDGET),
+        Load::Full => {
+            let threads = opts.threads.clamp(1, 8);
+            (
+                threads,
+                (opts.memory_budget / threads).max(MIN_THREAD_BUDGET),
+            )
+        }
+    };
     // One merge at a time: merges read their input segments through memory
     // maps, so concurrent merges would add up in the resident set.
     let options = IndexWriterOptions::builder()
@@ -1403,25 +1426,25 @@ impl Run<'_> {
         };
         let result = f(&mut Sink::Held(hold))?;
         if hold.docs >= HELD_DOCS.min(self.opts.commit_every) {
-            self.release(&mut held, self.opts.threads)?;
+            self.release(&mut held, Load::Full)?;
         }
         Ok(result)
     }
 
-    /// Hands what the run held back to a writer with one indexing thread:
-    /// called when the run's files are done, so the run was small.
+    /// Hands what the run held back to a small writer: called when the
+    /// run's files are done, so the run was small.
     fn release_hold(&self) -> Result<()> {
         let mut held = self
             .held
             .lock()
             .map_err(|_| internal("index writer lock poisoned"))?;
-        self.release(&mut held, 1)
+        self.release(&mut held, Load::Small)
     }
 
-    /// Opens the writer with `threads` indexing threads (unless it is open)
-    /// and replays the held operations in order. Afterwards the hold is
-    /// gone for good: every operation goes to the writer.
-    fn release(&self, held: &mut Option<Held>, threads: usize) -> Result<()> {
+    /// Opens the writer for `load` (unless it is open) and replays the held
+    /// operations in order. Afterwards the hold is gone for good: every
+    /// operation goes to the writer.
+    fn release(&self, held: &mut Option<Held>, load: Load) -> Result<()> {
         let Some(hold) = held.as_ref() else {
             return Ok(());
         };
@@ -1433,7 +1456,7 @@ impl Run<'_> {
             .write()
             .map_err(|_| internal("index writer lock poisoned"))?;
         if guard.is_none() {
-            *guard = Some(open_writer(self.index, self.opts, threads)?);
+            *guard = Some(open_writer(self.index, self.opts, load)?);
         }
         let Some(writer) = guard.as_ref() else {
             return Err(internal("index writer missing"));
@@ -1475,7 +1498,7 @@ impl Run<'_> {
         {
             let mut guard = self.writer.write().map_err(|_| poisoned())?;
             if guard.is_none() {
-                *guard = Some(open_writer(self.index, self.opts, 1)?);
+                *guard = Some(open_writer(self.index, self.opts, Load::Small)?);
             }
         }
         self.writer.read().map_err(|_| poisoned())
