@@ -365,15 +365,32 @@ pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fr
 fn window(text: &str, anchor: Range<usize>, max_chars: usize) -> Range<usize> {
     // Start a third of the window before the match, at a word start.
     let lead = max_chars / 3;
-    let start = text[..anchor.start]
-        .char_indices()
-        .rev()
-        .take(lead)
-        .last()
-        .map_or(anchor.start, |(i, _)| i);
+    let start = last_chars_start(&text[..anchor.start], lead).unwrap_or(anchor.start);
     let start = word_start(text, start, anchor.start);
     let end = cut_end(text, start, max_chars).max(anchor.end);
     start..end
+}
+
+/// The byte offset of char `n` of `s` (`None` past the end), as
+/// `char_indices().nth(n)` gives it. Every hit's candidate windows are
+/// measured in chars, and decoding them was a twentieth of a search's
+/// instructions; news text is mostly ASCII, where chars are bytes.
+fn nth_char(s: &str, n: usize) -> Option<usize> {
+    match s.as_bytes().get(..n) {
+        Some(head) if head.is_ascii() => (s.len() > n).then_some(n),
+        _ => s.char_indices().nth(n).map(|(i, _)| i),
+    }
+}
+
+/// Where the last `n` chars of `s` start (all of `s` when it is shorter;
+/// `None` when `s` is empty or `n` is 0), as
+/// `char_indices().rev().take(n).last()` gives it; see [`nth_char`].
+fn last_chars_start(s: &str, n: usize) -> Option<usize> {
+    let tail = s.len().checked_sub(n).filter(|_| n > 0);
+    match tail {
+        Some(at) if s.as_bytes()[at..].is_ascii() => Some(at),
+        _ => s.char_indices().rev().take(n).last().map(|(i, _)| i),
+    }
 }
 
 /// Moves `start` forward to the beginning of a word (not past `limit`).
@@ -404,9 +421,8 @@ fn word_start(text: &str, start: usize, limit: usize) -> usize {
 /// The end of a window starting at `start` of at most `max_chars`
 /// characters, pulled back to the end of a word.
 fn cut_end(text: &str, start: usize, max_chars: usize) -> usize {
-    let rest = &text[start..];
-    let hard = match rest.char_indices().nth(max_chars) {
-        Some((i, _)) => start + i,
+    let hard = match nth_char(&text[start..], max_chars) {
+        Some(i) => start + i,
         None => return text.len(),
     };
     // Back up to the last word end before the hard limit.
@@ -775,5 +791,31 @@ mod tests {
         let f = &fragments(&sources, 1, 200)[0];
         let words: Vec<&str> = f.highlights.iter().map(|[a, b]| &f.text[*a..*b]).collect();
         assert_eq!(words, vec!["neutrality", "Mélenchon"]);
+    }
+
+    #[test]
+    fn char_offsets_match_decoding_every_char() {
+        for s in [
+            "",
+            "a",
+            "plain ascii text",
+            "Mélenchon said “no”",
+            "東京 — 日本",
+            "emoji 🙂 at the end🙂",
+            "ab\u{301}cd",
+        ] {
+            for n in 0..=s.chars().count() + 2 {
+                assert_eq!(
+                    nth_char(s, n),
+                    s.char_indices().nth(n).map(|(i, _)| i),
+                    "{s:?} {n}"
+                );
+                assert_eq!(
+                    last_chars_start(s, n),
+                    s.char_indices().rev().take(n).last().map(|(i, _)| i),
+                    "{s:?} {n}"
+                );
+            }
+        }
     }
 }
