@@ -467,10 +467,6 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     Ok(report)
 }
 
-/// When tantivy's indexing thread dies (a full disk, most often),
-/// `add_document` only says that it died; the cause is returned when the
-/// thread is joined, which `prepare_commit` does. Nothing is committed: the
-/// prepared commit is aborted.
 /// Passes a notice on, counting it as a warning unless it is verbose-only.
 fn tell(counters: &Counters, progress: &dyn Progress, path: &Path, kind: NoticeKind) {
     if !kind.is_verbose() {
@@ -482,6 +478,10 @@ fn tell(counters: &Counters, progress: &dyn Progress, path: &Path, kind: NoticeK
     });
 }
 
+/// When tantivy's indexing thread dies (a full disk, most often),
+/// `add_document` only says that it died; the cause is returned when the
+/// thread is joined, which `prepare_commit` does. Nothing is committed: the
+/// prepared commit is aborted.
 fn cause_of_failure(writer: RwLock<Option<IndexWriter>>, e: Error, root: &Path) -> Error {
     if !matches!(&e, Error::Engine { context, .. } if context.starts_with("cannot index")) {
         return e;
