@@ -6,12 +6,13 @@
 //! holds (path, size, mtime, content hash, read from fast fields at start);
 //! only new or changed files are read, decoded, parsed and handed to tantivy's
 //! `add_document`, which blocks when its own queue is full, so memory stays
-//! flat however large the archive. The first few hundred documents are
-//! held back until the run shows its size: a run that ends with fewer (a
-//! typical cron re-run) is indexed by one thread into one segment, a larger
-//! one by every thread. Every `commit_every` documents the writer
-//! commits, so a crash loses at most one batch of work and never anything
-//! committed; a re-run finds the committed files unchanged and goes on.
+//! flat however large the archive. The first few hundred documents (a few
+//! MiB of text at most) are held back until the run shows its size: a run
+//! that ends with fewer (a typical cron re-run) is indexed by one thread
+//! into one segment, a larger one by every thread. Every `commit_every`
+//! documents the writer commits, so a crash loses at most one batch of work
+//! and never anything committed; a re-run finds the committed files
+//! unchanged and goes on.
 //! Documents whose files are gone are deleted at the end, except under
 //! folders that could not be read this time (an unreadable folder is not a
 //! deleted one).
@@ -926,6 +927,9 @@ struct Run<'a> {
 /// thread and loses nothing but the brief delay before the first documents
 /// reach tantivy.
 const HELD_DOCS: u64 = 500;
+/// Text a run holds back at most: a few hundred large files must not be
+/// held in memory, which tantivy's bounded queue would not have done.
+const HELD_BYTES: u64 = 8 << 20;
 
 /// Index operations in the order the run made them, before the writer is
 /// open. Nothing here is committed, so a crash loses no more than it would
@@ -934,6 +938,15 @@ const HELD_DOCS: u64 = 500;
 struct Held {
     ops: Vec<Op>,
     docs: u64,
+    /// The held documents' file sizes.
+    bytes: u64,
+}
+
+impl Held {
+    /// Whether the run has shown itself large: time to open every thread.
+    fn is_full(&self, max_docs: u64) -> bool {
+        self.docs >= max_docs || self.bytes >= HELD_BYTES
+    }
 }
 
 enum Op {
@@ -957,12 +970,14 @@ impl Sink<'_> {
         }
     }
 
-    fn add_document(&mut self, doc: TantivyDocument) -> tantivy::Result<()> {
+    /// Adds a document made from a file of `size` bytes.
+    fn add_document(&mut self, doc: TantivyDocument, size: u64) -> tantivy::Result<()> {
         match self {
             Sink::Writer(w) => w.add_document(doc).map(drop),
             Sink::Held(h) => {
                 h.ops.push(Op::Add(doc));
                 h.docs += 1;
+                h.bytes += size;
                 Ok(())
             }
         }
@@ -1384,7 +1399,7 @@ impl Run<'_> {
             if replaced {
                 sink.delete_term(Term::from_field_text(opts.schema.fields.path, &path_str));
             }
-            sink.add_document(doc).map_err(|e| {
+            sink.add_document(doc, info.size).map_err(|e| {
                 Error::engine(
                     format!(
                         "cannot index {} into {}",
@@ -1402,8 +1417,8 @@ impl Run<'_> {
     /// Runs `f` with the writer, or with the hold while the run is still
     /// small (see [`Held`]). The hold is released into a writer with every
     /// indexing thread once it has [`HELD_DOCS`] documents (or a commit's
-    /// worth), and into a one-thread writer by [`Run::release_hold`] when
-    /// the run ends smaller.
+    /// worth) or [`HELD_BYTES`] of text, and into a one-thread writer by
+    /// [`Run::release_hold`] when the run ends smaller.
     fn with_sink<R>(&self, f: impl FnOnce(&mut Sink<'_>) -> Result<R>) -> Result<R> {
         let poisoned = || internal("index writer lock poisoned");
         {
@@ -1425,7 +1440,7 @@ impl Run<'_> {
             return f(&mut Sink::Writer(writer));
         };
         let result = f(&mut Sink::Held(hold))?;
-        if hold.docs >= HELD_DOCS.min(self.opts.commit_every) {
+        if hold.is_full(HELD_DOCS.min(self.opts.commit_every)) {
             self.release(&mut held, Load::Full)?;
         }
         Ok(result)
@@ -1644,6 +1659,20 @@ mod tests {
     use tantivy::indexer::{MergeCandidate, MergePolicy, NoMergePolicy};
     use tantivy::schema::{STORED, STRING, Schema};
     use tantivy::{Index, doc};
+
+    #[test]
+    fn the_hold_fills_by_documents_or_by_bytes() {
+        let held = |docs, bytes| Held {
+            ops: Vec::new(),
+            docs,
+            bytes,
+        };
+        assert!(!held(0, 0).is_full(500));
+        assert!(!held(499, HELD_BYTES - 1).is_full(500));
+        assert!(held(500, 0).is_full(500));
+        assert!(held(3, 0).is_full(3), "a commit's worth under 500");
+        assert!(held(2, HELD_BYTES).is_full(500), "two large files");
+    }
 
     #[test]
     fn read_file_reads_what_is_there_whatever_the_size_it_was_told() {
