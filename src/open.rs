@@ -85,7 +85,7 @@ impl Opener {
     /// the folder cannot be opened.
     #[cfg(target_os = "linux")]
     fn folder<'p>(&mut self, path: &'p Path) -> Option<(&linux::Folder, &'p std::ffi::OsStr)> {
-        let (parent, name) = (path.parent()?, path.file_name()?);
+        let (parent, name) = crate::walk::split_name(path)?;
         let same = self
             .folder
             .as_ref()
