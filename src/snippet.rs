@@ -240,7 +240,8 @@ pub struct Source<'a> {
     pub field: &'static str,
     /// The stored text.
     pub text: &'a str,
-    /// Its matched spans.
+    /// Its matched spans, in text order without overlaps (as
+    /// [`Highlighter::spans`] returns them).
     pub spans: Vec<Span>,
     /// Preference among fields when matches are equal (higher wins).
     pub weight: u32,
@@ -293,11 +294,7 @@ pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fr
             let s = &sources[*si];
             rules.fill(0);
             let mut inside = 0;
-            for sp in s
-                .spans
-                .iter()
-                .filter(|sp| sp.range.start >= r.start && sp.range.end <= r.end)
-            {
+            for sp in within(&s.spans, r) {
                 add(&mut rules, sp.rule);
                 inside += 1;
             }
@@ -323,10 +320,8 @@ pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fr
             }
         }
         let Some((_, si, range)) = best else { break };
-        for sp in &sources[si].spans {
-            if sp.range.start >= range.start && sp.range.end <= range.end {
-                add(&mut covered, sp.rule);
-            }
+        for sp in within(&sources[si].spans, &range) {
+            add(&mut covered, sp.rule);
         }
         chosen.push((si, range));
     }
@@ -344,10 +339,7 @@ pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fr
         .into_iter()
         .map(|(si, range)| {
             let s = &sources[si];
-            let hl: Vec<Range<usize>> = s
-                .spans
-                .iter()
-                .filter(|sp| sp.range.start >= range.start && sp.range.end <= range.end)
+            let hl: Vec<Range<usize>> = within(&s.spans, &range)
                 .map(|sp| sp.range.clone())
                 .collect();
             let (text, highlights) = render(s.text, range, &hl);
@@ -359,6 +351,19 @@ pub fn fragments(sources: &[Source<'_>], max: usize, max_chars: usize) -> Vec<Fr
         })
         .filter(|f| !f.text.is_empty())
         .collect()
+}
+
+/// The spans lying wholly inside `window`. Spans are in text order, so
+/// they are found by binary search: scanning all of a text's spans for
+/// each of its candidate windows made a hit quadratic in its matches, and
+/// one file repeating a query word 400,000 times held a search for
+/// minutes.
+fn within<'s>(spans: &'s [Span], window: &Range<usize>) -> impl Iterator<Item = &'s Span> {
+    let from = spans.partition_point(|sp| sp.range.start < window.start);
+    spans[from..]
+        .iter()
+        .take_while(move |sp| sp.range.start < window.end)
+        .filter(move |sp| sp.range.end <= window.end)
 }
 
 /// A window of about `max_chars` around `anchor`, cut at word boundaries.
@@ -791,6 +796,32 @@ mod tests {
         let f = &fragments(&sources, 1, 200)[0];
         let words: Vec<&str> = f.highlights.iter().map(|[a, b]| &f.text[*a..*b]).collect();
         assert_eq!(words, vec!["neutrality", "Mélenchon"]);
+    }
+
+    #[test]
+    fn spans_within_a_window_are_those_a_scan_finds() {
+        // Adjacent, gapped, one- and many-byte spans, as the highlighter
+        // makes them (in order, no overlaps).
+        let mut spans = Vec::new();
+        let mut at = 0;
+        for i in 0..200usize {
+            let len = 1 + i % 7;
+            spans.push(Span {
+                range: at..at + len,
+                rule: i % 3,
+            });
+            at += len + i % 4;
+        }
+        for start in 0..at + 2 {
+            for len in [0, 1, 3, 8, 40, at] {
+                let w = start..start + len;
+                let scan: Vec<&Span> = spans
+                    .iter()
+                    .filter(|sp| sp.range.start >= w.start && sp.range.end <= w.end)
+                    .collect();
+                assert_eq!(within(&spans, &w).collect::<Vec<_>>(), scan, "{w:?}");
+            }
+        }
     }
 
     #[test]

@@ -456,6 +456,11 @@ fn bad_queries_exit_2_with_one_line_naming_the_problem() {
         ("date:2022-13-01", "invalid date '2022-13-01'"),
         ("", "empty query"),
         ("-", "'-' must be followed by a term"),
+        // Exponential in tantivy: refused, not run for minutes.
+        (
+            "\"war War war wars war war war\"~9",
+            "repeats words more than 4 times",
+        ),
     ];
     for (q, needle) in cases {
         let run = env.run(&["search", q]);
@@ -463,6 +468,12 @@ fn bad_queries_exit_2_with_one_line_naming_the_problem() {
         assert_eq!(run.stderr.lines().count(), 1, "{q:?}: {}", run.stderr);
         assert!(run.stderr.contains(needle), "{q:?}: {}", run.stderr);
         assert!(!run.stderr.contains("panicked"));
+    }
+    // At the limit, or without slop, the same words are searched.
+    for q in ["\"war war war war war\"~9", "\"war war war war war war\""] {
+        let run = env.run(&["search", q]);
+        assert!(run.code == 0 || run.code == 1, "{q}: {}", run.stderr);
+        assert!(run.stderr.is_empty(), "{q}: {}", run.stderr);
     }
     let run = env.run(&["search", "--since", "2022-02-30", "war"]);
     run.expect_code(2);
