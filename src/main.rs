@@ -44,7 +44,20 @@ impl From<Exit> for ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    keep_panics_quiet();
+    let outcome = match std::panic::catch_unwind(|| run(&cli)) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            let what = PANIC.lock().ok().and_then(|mut p| p.take());
+            eprintln!(
+                "newsidx: unexpected failure ({}); the index may be damaged: rebuild it with \
+                 `newsidx ingest --full FOLDER...`, and if that does not help, please report this",
+                clean(what.as_deref().unwrap_or("unknown"))
+            );
+            return Exit::Error.into();
+        }
+    };
+    match outcome {
         // Everything is written and flushed: leave without unmapping the
         // index and freeing memory piece by piece, which costs a search a
         // tenth of its time. The kernel reclaims it all at once.
@@ -61,6 +74,40 @@ fn main() -> ExitCode {
             exit_for(&err).into()
         }
     }
+}
+
+/// The latest panic's message and place, for the one line `main` prints.
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Replaces the default panic report (several lines on stderr) with a
+/// note for `main`. tantivy panics on some damaged index files (a segment
+/// overwritten with garbage: `mid > len`) rather than returning an error;
+/// such a run must end as any failed one: one line, exit 2. A file whose
+/// parsing panics is skipped by ingest with its own warning.
+fn keep_panics_quiet() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        // The crate and file, not the path of cargo's registry.
+        let place = info
+            .location()
+            .map(|l| {
+                let parts: Vec<&str> = l.file().rsplit('/').take(3).collect();
+                let file: Vec<&str> = parts.into_iter().rev().collect();
+                format!(" at {}:{}", file.join("/"), l.line())
+            })
+            .unwrap_or_default();
+        let first_line = payload.lines().next().unwrap_or("");
+        // The latest: the one that reached `main` (a file whose parsing
+        // panicked earlier was skipped and reported by ingest).
+        if let Ok(mut p) = PANIC.lock() {
+            *p = Some(format!("panic: {first_line}{place}"));
+        }
+    }));
 }
 
 fn exit_for(err: &anyhow::Error) -> Exit {

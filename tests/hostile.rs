@@ -453,6 +453,36 @@ fn damaged_and_foreign_indexes_are_clear_errors() {
     env.ingest_json(&["seeds", "--full"]);
     env.search("neutrality", &[]).expect_code(0);
 
+    // Garbage inside a segment file, where tantivy panics rather than
+    // returning an error: one line and exit 2 too, not a panic report.
+    let current = fs::read_to_string(env.index.join("CURRENT")).unwrap();
+    let generation = env.index.join(current.trim());
+    for entry in fs::read_dir(&generation).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "fast") {
+            let mut bytes = fs::read(&path).unwrap();
+            let n = bytes.len();
+            for (i, b) in bytes[n / 4..n / 4 + n / 2].iter_mut().enumerate() {
+                *b = (i as u8).wrapping_mul(151).wrapping_add(7);
+            }
+            fs::write(&path, bytes).unwrap();
+        }
+    }
+    for args in [vec!["dups"], vec!["ingest", "seeds"]] {
+        let run = env.run(&args);
+        run.expect_code(2);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("may be damaged") && run.stderr.contains("--full"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    env.ingest_json(&["seeds", "--full"]);
+    // Exit 1: the seeds hold no copies.
+    env.run(&["dups"]).expect_code(1);
+
     // A garbled CURRENT, too.
     fs::write(env.index.join("CURRENT"), "???").unwrap();
     let run = env.run(&["search", "neutrality"]);
