@@ -166,12 +166,12 @@ pub struct SearchArgs {
     #[arg(allow_hyphen_values = true, value_name = "QUERY")]
     pub query: String,
 
-    /// Number of hits to show
-    #[arg(long, short = 'n', default_value_t = 10, value_name = "N")]
+    /// Number of hits to show (at most 1,000,000)
+    #[arg(long, short = 'n', default_value_t = 10, value_name = "N", value_parser = page_size())]
     pub limit: usize,
 
-    /// Number of hits to skip (for paging)
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Number of hits to skip (for paging; at most 1,000,000,000)
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = page_offset())]
     pub offset: usize,
 
     /// Print JSON Lines (one object per hit, then a summary) for scripts
@@ -246,8 +246,8 @@ pub struct SimilarArgs {
     #[arg(value_name = "PATH|ID")]
     pub target: String,
 
-    /// Number of related stories to show
-    #[arg(long, short = 'n', default_value_t = 10, value_name = "N")]
+    /// Number of related stories to show (at most 1,000,000)
+    #[arg(long, short = 'n', default_value_t = 10, value_name = "N", value_parser = page_size())]
     pub limit: usize,
 
     /// Print JSON Lines (hits with "relation": "same_story" or "similar", then summaries)
@@ -598,4 +598,16 @@ mod tests {
         assert_eq!(i.paths.len(), 2);
         assert_eq!(i.ext, vec!["txt", ".md"]);
     }
+}
+
+/// `--limit`: bounded so that the sizes derived from it (the page, its
+/// offset, the slack for ties, twice that for the collectors) cannot
+/// overflow; `--limit 18446744073709551615` wrapped round to 15 hits.
+fn page_size() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000)
+}
+
+/// `--offset`, bounded for the same reason as [`page_size`].
+fn page_offset() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000_000)
 }

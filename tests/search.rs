@@ -475,6 +475,19 @@ fn bad_queries_exit_2_with_one_line_naming_the_problem() {
         assert!(run.code == 0 || run.code == 1, "{q}: {}", run.stderr);
         assert!(run.stderr.is_empty(), "{q}: {}", run.stderr);
     }
+    // A page size that would overflow (it wrapped round to 15 hits).
+    let run = env.run(&["search", "war", "--limit", "18446744073709551615"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("--limit"), "{}", run.stderr);
+    let all = env.run(&[
+        "search",
+        "war",
+        "--limit",
+        "1000000",
+        "--offset",
+        "1000000000",
+    ]);
+    assert!(all.code == 0 || all.code == 1, "{}", all.stderr);
     let run = env.run(&["search", "--since", "2022-02-30", "war"]);
     run.expect_code(2);
     assert!(run.stderr.contains("not a date"), "{}", run.stderr);
