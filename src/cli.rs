@@ -507,6 +507,18 @@ impl SearchArgs {
     }
 }
 
+/// `--limit`: bounded so that the sizes derived from it (the page, its
+/// offset, the slack for ties, twice that for the collectors) cannot
+/// overflow; `--limit 18446744073709551615` wrapped round to 15 hits.
+fn page_size() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000)
+}
+
+/// `--offset`, bounded for the same reason as [`page_size`].
+fn page_offset() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -598,16 +610,4 @@ mod tests {
         assert_eq!(i.paths.len(), 2);
         assert_eq!(i.ext, vec!["txt", ".md"]);
     }
-}
-
-/// `--limit`: bounded so that the sizes derived from it (the page, its
-/// offset, the slack for ties, twice that for the collectors) cannot
-/// overflow; `--limit 18446744073709551615` wrapped round to 15 hits.
-fn page_size() -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000)
-}
-
-/// `--offset`, bounded for the same reason as [`page_size`].
-fn page_offset() -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000_000)
 }
