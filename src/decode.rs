@@ -6,9 +6,11 @@
 //! or says why it will not. It is pure: the caller reads the file.
 //!
 //! Detection order: a byte-order mark decides (UTF-8, UTF-16LE/BE); else
-//! valid UTF-8 is UTF-8; else NUL bytes mean binary; else chardetng guesses
-//! the legacy encoding (almost always Windows-1252) and encoding_rs decodes it.
-//! Text that decodes but is mostly control characters is binary too.
+//! valid UTF-8 is UTF-8; else NUL bytes mean binary; else UTF-8 with a few
+//! bad bytes is UTF-8, decoded lossily (see `mostly_utf8`); else chardetng
+//! guesses the legacy encoding (almost always Windows-1252) and encoding_rs
+//! decodes it. Text that decodes but is mostly control characters is binary
+//! too.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -31,7 +33,8 @@ pub struct Decoded<'a> {
 /// How the encoding of a file was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncodingSource {
-    /// Valid UTF-8 without a byte-order mark.
+    /// UTF-8 without a byte-order mark: valid, or with a few invalid bytes
+    /// (then `lossy` is set).
     Utf8,
     /// A byte-order mark (UTF-8, UTF-16LE or UTF-16BE).
     Bom,
@@ -98,19 +101,49 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
         if memchr_nul(bytes) {
             return Err(DecodeError::Binary);
         }
-        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-        detector.feed(bytes, true);
-        let encoding = prefer_western(detector.guess(None, chardetng::Utf8Detection::Deny), bytes);
+        let (encoding, source) = if mostly_utf8(bytes) {
+            (UTF_8, EncodingSource::Utf8)
+        } else {
+            let mut detector =
+                chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+            detector.feed(bytes, true);
+            let guess = detector.guess(None, chardetng::Utf8Detection::Deny);
+            (prefer_western(guess, bytes), EncodingSource::Detected)
+        };
         let (text, lossy) = encoding.decode_without_bom_handling(bytes);
         Decoded {
             text,
             encoding,
-            source: EncodingSource::Detected,
+            source,
             lossy,
         }
     };
     check_text(&decoded.text)?;
     Ok(decoded)
+}
+
+/// Whether bytes that are not valid UTF-8 are still UTF-8 with a few
+/// damaged spots (a stray byte, a file cut inside a character), so that
+/// replacing the damage with U+FFFD loses a character or two where reading
+/// the whole file as Windows-1252 would garble every accent (`é` as `Ã©`).
+///
+/// The rule: at least one valid multi-byte sequence, and at least twice as
+/// many of them as invalid sequences (each becomes one U+FFFD). In
+/// Windows-1252 or Latin-1 text an accented letter is one byte followed by
+/// ASCII, which is invalid UTF-8; a lead byte (`Â`..`ô`) followed by the
+/// right number of bytes from 0x80..=0xBF (symbols such as `©`, `»`,
+/// no-break space) happens, but rarely, and each accented letter elsewhere
+/// in the file counts against it. So genuine legacy text has few valid
+/// sequences and many invalid ones, and damaged UTF-8 the reverse; requiring
+/// a 2:1 majority, not a bare one, leaves an evenly mixed file to chardetng.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        // In valid UTF-8, every non-ASCII character has one lead byte.
+        valid += chunk.valid().bytes().filter(|&b| b >= 0xC0).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    valid > 0 && valid >= 2 * invalid
 }
 
 /// chardetng is tuned on web pages and often reads a lone Windows-1252 `£`
@@ -306,6 +339,84 @@ mod tests {
         );
         assert!(d.is_legacy());
         assert_eq!(d.encoding.name(), "windows-1252");
+    }
+
+    #[test]
+    fn utf8_with_a_stray_byte_stays_utf8_and_is_lossy() {
+        let bytes =
+            b" date 2022-03-28 PARIS (AP) \xe2\x80\x94 M\xc3\xa9lenchon a parl\xc3\xa9 \xff ici.\n";
+        let d = decode(bytes).unwrap();
+        assert_eq!(
+            d.text,
+            " date 2022-03-28 PARIS (AP) — Mélenchon a parlé \u{fffd} ici.\n"
+        );
+        assert_eq!(d.source, EncodingSource::Utf8);
+        assert_eq!(d.encoding, UTF_8);
+        assert!(d.lossy);
+        assert!(!d.is_legacy());
+    }
+
+    #[test]
+    fn utf8_cut_inside_its_last_character_stays_utf8() {
+        // "déclaré" cut after the first byte of its final "é".
+        let text = "PARIS (AP) — Le président Mélenchon a déclaré";
+        let bytes = &text.as_bytes()[..text.len() - 1];
+        let d = decode(bytes).unwrap();
+        assert_eq!(
+            d.text,
+            "PARIS (AP) — Le président Mélenchon a déclar\u{fffd}"
+        );
+        assert!(d.lossy);
+        assert!(!d.is_legacy());
+    }
+
+    #[test]
+    fn mostly_utf8_needs_twice_as_many_valid_sequences_as_invalid() {
+        assert!(mostly_utf8(b"\xc3\xa9t\xc3\xa9 \xff"));
+        assert!(mostly_utf8(
+            b"\xe2\x80\x94 \xc3\xa9 \xff \xc3\xa9 \xc3\xa9 \xfe"
+        ));
+        assert!(!mostly_utf8(b"\xc3\xa9 \xff"));
+        assert!(!mostly_utf8(b"\xc3\xa9t\xe9 \xff"));
+        assert!(!mostly_utf8(b"\xc3\xa9 \xff \xfe \xc3\xa9 \xc3\xa9"));
+        // ASCII with one high byte: no sign of UTF-8 at all.
+        assert!(!mostly_utf8(b"plain ASCII with one \xff byte"));
+    }
+
+    #[test]
+    fn windows_1252_with_many_accents_stays_legacy() {
+        let text = "Le président a déclaré à la télévision qu'il était prêt à négocier «\u{a0}très vite\u{a0}».";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+        let d = decode(&bytes).unwrap();
+        assert_eq!(d.text, text);
+        assert!(d.is_legacy());
+        assert!(!d.lossy);
+    }
+
+    #[test]
+    fn windows_1252_with_one_utf8_looking_pair_stays_legacy() {
+        // French puts a no-break space before "»": "É" then no-break space
+        // is 0xC9 0xA0, a valid UTF-8 sequence (U+0260).
+        let text = "Le café a fermé: «\u{a0}FERMÉ\u{a0}», a écrit le journal.";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+        assert!(bytes.windows(2).any(|w| w == b"\xc9\xa0"));
+        let d = decode(&bytes).unwrap();
+        assert_eq!(d.text, text);
+        assert!(d.is_legacy());
+        assert_eq!(d.encoding.name(), "windows-1252");
+    }
+
+    #[test]
+    fn pure_ascii_is_utf8_and_not_lossy() {
+        let d = decode(b"PARIS (AP) - Plain ASCII text.\n").unwrap();
+        assert!(matches!(d.text, Cow::Borrowed(_)));
+        assert_eq!(d.source, EncodingSource::Utf8);
+        assert!(!d.lossy);
+        // One stray byte in ASCII is read as before: Windows-1252, no U+FFFD.
+        let d = decode(b"Plain ASCII text, caf\xe9 and all.").unwrap();
+        assert_eq!(d.text, "Plain ASCII text, café and all.");
+        assert!(d.is_legacy());
+        assert!(!d.lossy);
     }
 
     #[test]

@@ -206,6 +206,22 @@ fn file_names_that_are_not_utf8_are_indexed_with_a_warning() {
 }
 
 #[test]
+fn utf8_with_one_bad_byte_keeps_its_accents_and_counts_as_lossy() {
+    let env = TestEnv::new();
+    env.write(
+        "u/stray.txt",
+        b" date 2022-03-28 PARIS (AP) \xe2\x80\x94 M\xc3\xa9lenchon a parl\xc3\xa9 \xff ici.\n",
+    );
+    let summary = env.ingest_json(&["u"]);
+    assert_eq!(summary["lossy"], 1, "{summary}");
+    assert_eq!(summary["legacy_encoding"], 0, "{summary}");
+    let hits = env.search("Mélenchon", &[]).hits();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["dateline"], "PARIS");
+    assert_eq!(hits[0]["agency"], "AP");
+}
+
+#[test]
 fn files_vanishing_and_changing_during_ingest_never_fail_the_run() {
     let env = TestEnv::new();
     let arch = env.path("archive");
