@@ -23,6 +23,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::RangeInclusive;
 
 /// A parsed article. Text fields borrow from the input where they can.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,7 +68,8 @@ impl std::error::Error for ParseError {}
 /// Something odd in an article that was still indexed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseWarning {
-    /// A ` date` header whose value is not a calendar date.
+    /// A ` date` header whose value is not a calendar date, or is one
+    /// outside [`Date::INDEXABLE`].
     BadDate(String),
 }
 
@@ -94,6 +96,27 @@ pub struct Date {
 }
 
 impl Date {
+    /// The dates a ` date` header may give; any other is a
+    /// [`ParseWarning::BadDate`] and the article is indexed without a date.
+    ///
+    /// The index stores a date as tantivy's `DateTime`, a signed 64-bit
+    /// count of nanoseconds since 1970, which reaches from 1677-09-21
+    /// 00:12:44 to 2262-04-11 23:47:16 UTC. A date outside that overflows
+    /// and comes back as a wrong one (9999-12-31 was stored as 1816-03-29),
+    /// or panics in a debug build. The range is the whole years inside it,
+    /// which are simpler to state than the exact ends. It is not narrowed
+    /// to what looks plausible for news: digitized newspapers go back to
+    /// the 1700s, and such a cut-off would drop real dates to catch typos.
+    pub const INDEXABLE: RangeInclusive<Date> = Date {
+        year: 1678,
+        month: 1,
+        day: 1,
+    }..=Date {
+        year: 2261,
+        month: 12,
+        day: 31,
+    };
+
     /// A date, if `year-month-day` exists on the calendar.
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
         if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || day == 0 {
@@ -352,7 +375,7 @@ fn strip_date_header<'a>(p: Paragraph<'a>, article: &mut Article<'a>) -> Option<
     let Some((token, rest)) = date_header(&p.text) else {
         return Some(p);
     };
-    match Date::parse(token) {
+    match Date::parse(token).filter(|d| Date::INDEXABLE.contains(d)) {
         Some(date) => article.date = Some(date),
         None => article
             .warnings
@@ -752,6 +775,40 @@ mod tests {
         assert_eq!(a.warnings, vec![ParseWarning::BadDate("2022-13-45".into())]);
         assert_eq!(a.dateline.as_deref(), Some("LVIV, Ukraine"));
         assert_eq!(a.body, vec!["Text."]);
+    }
+
+    #[test]
+    fn dates_the_index_cannot_hold_are_bad_dates() {
+        for raw in [
+            "1677-12-31",
+            "2262-01-01",
+            "1677-09-21",
+            "1000-01-01",
+            "3000-01-01",
+            "9999-12-31",
+        ] {
+            let text = format!(" date {raw} LVIV, Ukraine (AP) — Text.");
+            let a = parse(&text).unwrap();
+            assert_eq!(a.date, None, "{raw}");
+            assert_eq!(a.warnings, vec![ParseWarning::BadDate(raw.into())]);
+            assert_eq!(a.dateline.as_deref(), Some("LVIV, Ukraine"), "{raw}");
+            assert_eq!(a.body, vec!["Text."], "{raw}");
+        }
+    }
+
+    #[test]
+    fn dates_at_the_ends_of_the_indexable_range_are_kept() {
+        for (raw, date) in [
+            ("1678-01-01", Date::new(1678, 1, 1)),
+            ("2261-12-31", Date::new(2261, 12, 31)),
+        ] {
+            let text = format!(" date {raw} LVIV, Ukraine (AP) — Text.");
+            let a = parse(&text).unwrap();
+            assert_eq!(a.date, date, "{raw}");
+            assert_eq!(a.warnings, vec![], "{raw}");
+        }
+        assert_eq!(Some(*Date::INDEXABLE.start()), Date::new(1678, 1, 1));
+        assert_eq!(Some(*Date::INDEXABLE.end()), Date::new(2261, 12, 31));
     }
 
     #[test]

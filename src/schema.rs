@@ -1060,6 +1060,37 @@ mod tests {
     }
 
     #[test]
+    fn every_indexable_date_round_trips_through_tantivy() {
+        let (start, end) = (*Date::INDEXABLE.start(), *Date::INDEXABLE.end());
+        let mut days = 0;
+        for n in start.days_since_epoch()..=end.days_since_epoch() {
+            let date = Date::from_days_since_epoch(n).unwrap();
+            // As the index stores it: truncated to the date field's precision.
+            let stored = date_to_tantivy(date).truncate(DateTimePrecision::Seconds);
+            assert_eq!(date_from_tantivy(stored), Some(date), "{date}");
+            days += 1;
+        }
+        // 1678..=2261 is 584 years, 141 of them leap years.
+        assert_eq!(days, 584 * 365 + 141);
+    }
+
+    #[test]
+    fn the_indexable_range_is_inside_tantivys_nanoseconds() {
+        let nanos = |y, m, d| {
+            let date = Date::new(y, m, d).unwrap();
+            date.days_since_epoch().checked_mul(86_400 * 1_000_000_000)
+        };
+        let (start, end) = (*Date::INDEXABLE.start(), *Date::INDEXABLE.end());
+        assert!(nanos(start.year(), start.month(), start.day()).is_some());
+        assert!(nanos(end.year(), end.month(), end.day()).is_some());
+        // The true ends, as `Date::INDEXABLE` gives them.
+        assert!(nanos(1677, 9, 22).is_some());
+        assert_eq!(nanos(1677, 9, 21), None);
+        assert!(nanos(2262, 4, 11).is_some());
+        assert_eq!(nanos(2262, 4, 12), None);
+    }
+
+    #[test]
     fn in_ram_index_has_the_schema() {
         let schema = NewsSchema::embedded().unwrap();
         let index = Index::create_in_ram(schema.tantivy.clone());

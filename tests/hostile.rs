@@ -222,6 +222,29 @@ fn utf8_with_one_bad_byte_keeps_its_accents_and_counts_as_lossy() {
 }
 
 #[test]
+fn a_date_the_index_cannot_hold_is_a_warning_and_no_date() {
+    let env = TestEnv::new();
+    env.write(
+        "d/far.txt",
+        " date 9999-12-31 LONDON (AP) — A farfuture story.\n",
+    );
+    let run = env.run(&["ingest", "d", "--json"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("\"9999-12-31\" is not a valid date; indexed without a date"),
+        "{}",
+        run.stderr
+    );
+    let summary: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(summary["added"], 1, "{summary}");
+    let hits = env.search("farfuture", &[]).hits();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["date"], Value::Null);
+    assert_eq!(hits[0]["dateline"], "LONDON");
+}
+
+#[test]
 fn files_vanishing_and_changing_during_ingest_never_fail_the_run() {
     let env = TestEnv::new();
     let arch = env.path("archive");
