@@ -1244,7 +1244,17 @@ fn merge_patterns(into: &mut Pattern, other: Pattern) {
     }
 }
 
+/// Articles dated `from..=to` (either end open). Bounds beyond
+/// [`Date::INDEXABLE`] are clamped to it, since no date outside it is
+/// stored and tantivy's timestamps overflow there (`date:3000` matched
+/// dates from 1830, `--since 1600` overflowed).
 fn date_query(field: Field, from: Option<Date>, to: Option<Date>) -> Box<dyn Query> {
+    let (first, last) = (*Date::INDEXABLE.start(), *Date::INDEXABLE.end());
+    if from.is_some_and(|f| f > last) || to.is_some_and(|t| t < first) {
+        return Box::new(EmptyQuery);
+    }
+    let from = from.filter(|&f| f > first);
+    let to = to.filter(|&t| t < last);
     let bound = |d: Option<Date>| match d {
         Some(d) => Bound::Included(Term::from_field_date_for_search(field, date_to_tantivy(d))),
         None => Bound::Unbounded,

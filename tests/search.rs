@@ -492,3 +492,27 @@ fn bad_queries_exit_2_with_one_line_naming_the_problem() {
     run.expect_code(2);
     assert!(run.stderr.contains("not a date"), "{}", run.stderr);
 }
+
+#[test]
+fn date_bounds_beyond_the_indexable_range_are_clamped() {
+    let env = seeded();
+    let total = |q: &str, args: &[&str]| {
+        let run = env.search(q, args);
+        assert!(
+            run.code == 0 || run.code == 1,
+            "{q} {args:?}: {}",
+            run.stderr
+        );
+        run.summary()["total_hits"].as_u64().unwrap()
+    };
+    let dated = total("date:2000..2030", &[]);
+    assert!(dated > 0);
+    // Bounds nothing stored can reach: all dated articles, or none. They
+    // overflowed tantivy's timestamps (a panic in debug builds, wrong
+    // dates in release ones).
+    assert_eq!(total("date:1600..3000", &[]), dated);
+    assert_eq!(total("*", &["--since", "1600", "--until", "9999"]), dated);
+    assert_eq!(total("date:..9999", &[]), dated);
+    assert_eq!(total("date:3000", &[]), 0);
+    assert_eq!(total("*", &["--until", "1600"]), 0);
+}
