@@ -1581,11 +1581,12 @@ impl Run<'_> {
 }
 
 fn too_large(size: u64, limit: u64) -> String {
-    format!(
-        "{} is larger than --max-file-size {}",
-        human_bytes(size),
-        human_bytes(limit)
-    )
+    let (s, l) = (human_bytes(size), human_bytes(limit));
+    if s == l {
+        // "4 MiB is larger than 4 MiB" says nothing: give the bytes.
+        return format!("{size} bytes is larger than --max-file-size {limit} bytes ({l})");
+    }
+    format!("{s} is larger than --max-file-size {l}")
 }
 
 /// Whether this run looked where `path` would be: under one of its
@@ -1664,6 +1665,19 @@ mod tests {
     use tantivy::indexer::{MergeCandidate, MergePolicy, NoMergePolicy};
     use tantivy::schema::{STORED, STRING, Schema};
     use tantivy::{Index, doc};
+
+    #[test]
+    fn a_file_just_over_the_limit_is_told_in_bytes() {
+        let mib = 1024 * 1024;
+        assert_eq!(
+            too_large(3 * mib, 2 * mib),
+            "3 MiB is larger than --max-file-size 2 MiB"
+        );
+        assert_eq!(
+            too_large(4 * mib + 1, 4 * mib),
+            "4194305 bytes is larger than --max-file-size 4194304 bytes (4 MiB)"
+        );
+    }
 
     #[test]
     fn the_hold_fills_by_documents_or_by_bytes() {
