@@ -516,3 +516,32 @@ fn date_bounds_beyond_the_indexable_range_are_clamped() {
     assert_eq!(total("date:3000", &[]), 0);
     assert_eq!(total("*", &["--until", "1600"]), 0);
 }
+
+#[test]
+fn pages_of_tied_hits_fit_together() {
+    // Sixty identical articles score the same: far more ties than the
+    // collector's slack, so each page must still show its own part of
+    // the one order (ties by path) that a single page shows.
+    let env = TestEnv::new();
+    for i in 0..60 {
+        env.write(
+            &format!("ties/{i:02}.txt"),
+            " date 2022-03-28 KYIV, Ukraine (AP) — Grain exports resumed.\n",
+        );
+    }
+    env.ingest("ties");
+    let all = env.search("grain", &["--no-collapse", "--limit", "100"]);
+    all.expect_code(0);
+    let all = all.ids();
+    assert_eq!(all.len(), 60);
+    let mut paged = Vec::new();
+    for offset in (0..60).step_by(7) {
+        let offset = offset.to_string();
+        let page = env.search(
+            "grain",
+            &["--no-collapse", "--limit", "7", "--offset", &offset],
+        );
+        paged.extend(page.ids());
+    }
+    assert_eq!(paged, all);
+}
