@@ -86,7 +86,8 @@ pub enum Error {
     /// The query could not be parsed.
     #[error("bad query: {0}")]
     Query(QueryError),
-    /// A search option is invalid for this index.
+    /// An option is invalid: a search option for this index, an empty
+    /// `--ext` for ingest.
     #[error("{0}")]
     Usage(String),
     /// The search engine failed.

@@ -15,7 +15,8 @@
 //! unchanged and goes on.
 //! Documents whose files are gone are deleted at the end, except under
 //! folders that could not be read this time (an unreadable folder is not a
-//! deleted one).
+//! deleted one). A file the run passed over but that is still there (an
+//! extension not picked this time) keeps its document.
 //!
 //! The library never prints: per-file problems go to [`Progress::notice`] as
 //! they happen and are counted in the [`IngestReport`].
@@ -328,10 +329,13 @@ pub struct CommitPayload {
 ///
 /// # Errors
 ///
-/// [`Error::NoSuchInput`] for a missing folder (before anything is
-/// touched), [`Error::Locked`] when another ingest runs, and any error that
-/// stops the commit; the last committed index is then left as it was.
+/// [`Error::Usage`] for an empty extension list or an empty extension in
+/// it and [`Error::NoSuchInput`] for a missing folder (both before
+/// anything is touched), [`Error::Locked`] when another ingest runs, and
+/// any error that stops the commit; the last committed index is then left
+/// as it was.
 pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestReport> {
+    check_extensions(&opts.extensions)?;
     let started = Instant::now();
     let started_at = unix_now();
     let roots = walk::resolve_roots(&opts.paths).map_err(|(path, e)| match e.kind() {
@@ -1536,8 +1540,12 @@ impl Run<'_> {
         self.deletes_since_commit.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Deletes documents whose files were not seen, under the roots of this
-    /// run only and never under a folder that could not be read.
+    /// Deletes documents whose files are gone: not seen by this run, under
+    /// its roots, not under a folder it could not read, and no longer on
+    /// disk (see [`is_gone`]). Not being seen is not enough: a file the
+    /// walk passed over because this run picks other extensions (or it
+    /// is now hidden, or a link not followed) still exists, and its
+    /// document stays.
     fn delete_missing(&self, roots: &[Root], searcher: &Searcher) -> Result<u64> {
         let unreadable = self.unreadable_dirs();
         let mut columns = Vec::new();
@@ -1564,7 +1572,7 @@ impl Run<'_> {
             if !column.ord_to_str(ord, &mut path).unwrap_or(false) {
                 continue;
             }
-            if !looked_at(Path::new(&path), roots, &unreadable) {
+            if !looked_at(Path::new(&path), roots, &unreadable) || !is_gone(Path::new(&path)) {
                 continue;
             }
             if writer.is_none() {
@@ -1578,6 +1586,24 @@ impl Run<'_> {
         }
         Ok(deleted)
     }
+}
+
+/// Rejects an empty list of extensions and an empty entry in it (`--ext
+/// ''`, `--ext txt,`). Such a list picks no file, or not the files meant:
+/// a typo, never a wish, so it is refused before the index is opened.
+fn check_extensions(extensions: &[String]) -> Result<()> {
+    if extensions.is_empty() {
+        return Err(Error::Usage(
+            "--ext needs at least one extension, e.g. `--ext txt,md`".into(),
+        ));
+    }
+    if extensions.iter().any(|e| e.trim().is_empty()) {
+        let list = extensions.join(",");
+        return Err(Error::Usage(format!(
+            "--ext '{list}' has an empty entry; give extensions separated by commas, e.g. `--ext txt,md`"
+        )));
+    }
+    Ok(())
 }
 
 fn too_large(size: u64, limit: u64) -> String {
@@ -1595,6 +1621,32 @@ fn too_large(size: u64, limit: u64) -> String {
 fn looked_at(path: &Path, roots: &[Root], unreadable: &[PathBuf]) -> bool {
     roots.iter().any(|r| path.starts_with(&r.path))
         && !unreadable.iter().any(|d| path.starts_with(d))
+}
+
+/// Whether the file of a document this run did not see is really gone:
+/// nothing at its path any more (or a parent of it is now a file), or
+/// something that is not a file (a folder now stands there). Links are
+/// followed: a link that still leads to a file keeps its document, a
+/// dangling one does not. Any other error (permission denied on a parent,
+/// an I/O error) says nothing about the file, so its document is kept, as
+/// for an unreadable folder.
+///
+/// One `stat` per unseen document. Unseen documents are the files deleted
+/// since the last run, normally a handful; only a run with other
+/// `--ext` than the last pays one `stat` per document it passed over,
+/// which is what a re-run pays for every file anyway.
+///
+/// A document whose file name was not valid UTF-8 is stored under a lossy
+/// copy of its path (see [`NoticeKind::LossyName`]), which names no file:
+/// when such a file is passed over it reads as gone, as it always did.
+fn is_gone(path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(meta) => !meta.is_file(),
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ),
+    }
 }
 
 fn io_skip(e: &std::io::Error) -> Outcome {
@@ -1677,6 +1729,37 @@ mod tests {
             too_large(4 * mib + 1, 4 * mib),
             "4194305 bytes is larger than --max-file-size 4194304 bytes (4 MiB)"
         );
+    }
+
+    #[test]
+    fn empty_extension_lists_and_entries_are_refused() {
+        let exts = |list: &[&str]| list.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        assert!(check_extensions(&exts(&["txt"])).is_ok());
+        assert!(check_extensions(&exts(&["txt", "md"])).is_ok());
+        for bad in [&[][..], &[""], &["", ""], &["txt", ""], &[" "]] {
+            let e = check_extensions(&exts(bad)).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{bad:?}: {e}");
+            assert!(e.to_string().starts_with("--ext "), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_file_is_gone_only_when_nothing_is_left_at_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "x").unwrap();
+        assert!(!is_gone(&file), "still there");
+        assert!(is_gone(&dir.path().join("b.txt")), "never there");
+        assert!(is_gone(&file.join("c.txt")), "a parent is a file");
+        assert!(is_gone(dir.path()), "a folder is no article");
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.txt");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert!(!is_gone(&link), "a link to a file");
+            std::fs::remove_file(&file).unwrap();
+            assert!(is_gone(&link), "a dangling link");
+        }
     }
 
     #[test]

@@ -144,6 +144,84 @@ fn deletes_stay_within_the_folders_of_the_run() {
     assert_eq!(count(&env), 5);
 }
 
+/// Documents are deleted when their files are gone, not when a run picks
+/// other files: `ingest --ext md` after `ingest` deleted every `.txt`
+/// document, and `ingest FILE --ext md` the document of FILE.
+#[test]
+fn another_ext_keeps_documents_whose_files_are_still_there() {
+    let env = TestEnv::new();
+    let arch = env.path("archive");
+    write_articles(&arch, 0..5, 1);
+    env.write(
+        "archive/notes.md",
+        "BERLIN (AP) — The quillwort notes are an article too.\n",
+    );
+    assert_eq!(counts(&env.ingest_json(&["archive"])), [5, 0, 0, 0, 0]);
+
+    let md = env.ingest_json(&["archive", "--ext", "md"]);
+    assert_eq!(counts(&md), [1, 0, 0, 0, 0], "{md}");
+    assert_eq!(count(&env), 6);
+    // A single file given as the root, passed over for its extension.
+    let one = env.ingest_json(&["archive/d000/a000002.txt", "--ext", "md"]);
+    assert_eq!(counts(&one), [0, 0, 0, 0, 0], "{one}");
+    assert_eq!(env.search("uniq2", &[]).ids(), vec!["d000/a000002.txt"]);
+
+    // A file really deleted goes, in the same run as another --ext.
+    fs::remove_file(arch.join("d000/a000001.txt")).unwrap();
+    let gone = env.ingest_json(&["archive", "--ext", "md"]);
+    assert_eq!(counts(&gone), [0, 0, 1, 1, 0], "{gone}");
+    assert_eq!(count(&env), 5);
+    env.search("uniq1", &[]).expect_code(1);
+    for i in [0, 2, 3, 4] {
+        assert_eq!(env.search(&format!("uniq{i}"), &[]).hits().len(), 1, "{i}");
+    }
+    assert_eq!(env.search("quillwort", &[]).hits().len(), 1);
+}
+
+/// The live generation's files that say what the index holds.
+fn index_state(env: &TestEnv) -> Vec<(String, Vec<u8>)> {
+    let current = fs::read_to_string(env.index.join("CURRENT")).unwrap();
+    let generation = env.index.join(current.trim());
+    ["meta.json", ".managed.json"]
+        .iter()
+        .map(|f| (f.to_string(), fs::read(generation.join(f)).unwrap()))
+        .chain([(
+            "last-ingest.json".to_string(),
+            fs::read(env.index.join("last-ingest.json")).unwrap(),
+        )])
+        .collect()
+}
+
+/// `--ext ''`, `--ext ,` and `--ext txt,` picked no file (or not those
+/// meant) and then deleted every document; now they are usage errors.
+#[test]
+fn an_empty_ext_is_a_usage_error_and_changes_nothing() {
+    let env = TestEnv::new();
+    write_articles(&env.path("archive"), 0..5, 1);
+    env.ingest_json(&["archive"]);
+    let before = index_state(&env);
+    for ext in ["", ",", "txt,", ",txt", "txt,,md", "."] {
+        let run = env.run(&["ingest", "archive", "--ext", ext]);
+        run.expect_code(2);
+        assert_eq!(run.stderr.lines().count(), 1, "{ext:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("--ext") && run.stderr.contains("empty entry"),
+            "{ext:?}: {}",
+            run.stderr
+        );
+        assert!(index_state(&env) == before, "{ext:?} changed the index");
+    }
+    assert_eq!(count(&env), 5);
+
+    // Nor is an index created for it.
+    let fresh = TestEnv::new();
+    write_articles(&fresh.path("archive"), 0..1, 1);
+    fresh
+        .run(&["ingest", "archive", "--ext", ""])
+        .expect_code(2);
+    assert!(!fresh.index.exists());
+}
+
 #[test]
 fn full_rebuild_swaps_in_a_new_generation() {
     let env = TestEnv::with_seeds();
