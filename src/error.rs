@@ -66,6 +66,18 @@ pub enum Error {
         /// The index directory.
         dir: PathBuf,
     },
+    /// `CURRENT`, which names the live generation, is missing while
+    /// generations holding an index are there.
+    #[error("{}", current_missing(dir, generations, *building))]
+    CurrentMissing {
+        /// The index directory.
+        dir: PathBuf,
+        /// The generations holding an index, oldest first (`gen-000001`).
+        generations: Vec<String>,
+        /// Whether an ingest holds the lock (a first `--full` rebuild
+        /// publishes `CURRENT` only when it is done).
+        building: bool,
+    },
     /// The index exists but cannot be opened.
     #[error("index {} is damaged ({detail}); rebuild it with `newsidx ingest --full FOLDER...`", dir.display())]
     Corrupt {
@@ -133,6 +145,27 @@ impl Error {
             self,
             Error::Io { .. } | Error::NotWritable { .. } | Error::Engine { .. }
         )
+    }
+}
+
+/// The message of [`Error::CurrentMissing`], with what to do: one
+/// generation is made live again by the next ingest; of several, only the
+/// user can say which was live, or rebuild.
+fn current_missing(dir: &std::path::Path, generations: &[String], building: bool) -> String {
+    let dir = dir.display();
+    if building {
+        return format!(
+            "no index at {dir} yet: the running ingest has not published its first one; try again when it has finished"
+        );
+    }
+    match generations {
+        [only] => format!(
+            "index {dir} is damaged (CURRENT, which names the live generation, is missing; {only} holds an index); `newsidx ingest FOLDER...` makes it live again"
+        ),
+        several => format!(
+            "index {dir} is damaged (CURRENT, which names the live generation, is missing; {} hold indexes); write the live one's name into {dir}/CURRENT, or rebuild with `newsidx ingest --full FOLDER...`",
+            several.join(", ")
+        ),
     }
 }
 

@@ -16,6 +16,12 @@
 //! never a mix. The lock is an `flock`, which the kernel drops when its
 //! process dies: a killed ingest never leaves a lock anyone must clean up.
 //!
+//! `CURRENT` is the only record of which generation is live, so while it
+//! is missing (or unreadable) no generation holding an index is deleted:
+//! readers report a damaged index, and an ingest makes the one generation
+//! holding an index live again or, when there are several, refuses (see
+//! [`WriteLock::open_live`]).
+//!
 //! This module may name tantivy only to open and create indexes.
 
 use std::fs::{self, File, OpenOptions};
@@ -50,7 +56,8 @@ pub struct IndexDir {
 pub struct Generation(pub u32);
 
 impl Generation {
-    fn dir_name(self) -> String {
+    /// Its folder name, `gen-000007`.
+    pub fn dir_name(self) -> String {
         format!("{GEN_PREFIX}{:06}", self.0)
     }
 
@@ -133,14 +140,15 @@ impl IndexDir {
     ///
     /// # Errors
     ///
-    /// [`Error::NoIndex`], [`Error::SchemaMismatch`], [`Error::Corrupt`].
+    /// [`Error::NoIndex`], [`Error::CurrentMissing`],
+    /// [`Error::SchemaMismatch`], [`Error::Corrupt`].
     pub fn open_for_search(&self, schema: &NewsSchema) -> Result<OpenIndex> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let generation = self.current()?.ok_or_else(|| Error::NoIndex {
-                dir: self.root.clone(),
-            })?;
+            let Some(generation) = self.current()? else {
+                return Err(self.without_current(true)?);
+            };
             match self.try_open(generation, schema) {
                 Ok(open) => return Ok(open),
                 Err(e @ (Error::SchemaMismatch { .. } | Error::NoIndex { .. })) => return Err(e),
@@ -171,6 +179,67 @@ impl IndexDir {
             path,
             _reader: reader,
         })
+    }
+
+    /// Why there is no `CURRENT`: no index yet ([`Error::NoIndex`]), or a
+    /// damaged one ([`Error::CurrentMissing`]) when generations holding an
+    /// index are there. `check_lock` (readers only: the writer holds the
+    /// lock itself) tells a first `--full` rebuild, which publishes
+    /// `CURRENT` only when it is done, from a lost `CURRENT`.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be listed.
+    fn without_current(&self, check_lock: bool) -> Result<Error> {
+        let generations = self.indexed_generations()?;
+        if generations.is_empty() {
+            return Ok(Error::NoIndex {
+                dir: self.root.clone(),
+            });
+        }
+        Ok(Error::CurrentMissing {
+            dir: self.root.clone(),
+            generations: generations.into_iter().map(Generation::dir_name).collect(),
+            building: check_lock && matches!(self.lock_holder(), Ok(Some(_))),
+        })
+    }
+
+    /// The generation folders, oldest first (none when the directory does
+    /// not exist).
+    fn generations(&self) -> Result<Vec<Generation>> {
+        let root = self.root();
+        let entries = match fs::read_dir(root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(root, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(root, e))?;
+            if let Some(g) = entry
+                .file_name()
+                .to_str()
+                .and_then(Generation::from_dir_name)
+            {
+                out.push(g);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The generations holding an index: those with a `meta.json`, which
+    /// tantivy writes as it creates an index, before `CURRENT` can name
+    /// it. A folder without one is what a crash between creating the
+    /// folder and the index leaves, and holds nothing. A `meta.json` that
+    /// cannot be checked counts as one.
+    fn indexed_generations(&self) -> Result<Vec<Generation>> {
+        let mut generations = self.generations()?;
+        generations.retain(|g| {
+            let meta = self.generation_path(*g).join(META_FILE);
+            !matches!(fs::symlink_metadata(meta), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+        });
+        Ok(generations)
     }
 
     /// Takes the writer lock, waiting up to `wait` (forever for
@@ -554,27 +623,46 @@ impl WriteLock {
     /// Opens the live generation for writing, creating and publishing a
     /// first, empty one when there is none.
     ///
+    /// Without `CURRENT`, a generation holding an index may still be the
+    /// live one (`CURRENT` lost) or the work of a first ingest or first
+    /// `--full` that died before publishing it. Exactly one is made live
+    /// again, once it opens with this schema: whichever it was, it holds
+    /// nothing that should not be live, and the run goes on from it. With
+    /// several, nobody can tell which was live, and starting afresh would
+    /// delete them all when the new generation is published: the run is
+    /// refused. The returned flag says whether `CURRENT` was restored.
+    ///
     /// # Errors
     ///
+    /// [`Error::CurrentMissing`] for several generations and no `CURRENT`,
     /// [`Error::SchemaMismatch`] for an index built with another schema,
     /// [`Error::Corrupt`] for a damaged one, I/O errors.
-    pub fn open_live(&self, schema: &NewsSchema) -> Result<(Index, Generation)> {
-        match self.dir.current()? {
-            Some(generation) => {
-                let index = open_index(
-                    &self.dir.generation_path(generation),
-                    self.dir.root(),
-                    Access::Ingest,
-                )?;
-                schema.attach(&index, self.dir.root())?;
-                Ok((index, generation))
-            }
-            None => {
+    pub fn open_live(&self, schema: &NewsSchema) -> Result<(Index, Generation, bool)> {
+        let open = |generation: Generation| -> Result<Index> {
+            let index = open_index(
+                &self.dir.generation_path(generation),
+                self.dir.root(),
+                Access::Ingest,
+            )?;
+            schema.attach(&index, self.dir.root())?;
+            Ok(index)
+        };
+        if let Some(generation) = self.dir.current()? {
+            return Ok((open(generation)?, generation, false));
+        }
+        match self.dir.indexed_generations()?.as_slice() {
+            [] => {
                 let generation = self.next_generation()?;
                 let index = self.create(generation, schema)?;
                 self.publish(generation)?;
-                Ok((index, generation))
+                Ok((index, generation, false))
             }
+            [only] => {
+                let index = open(*only)?;
+                self.publish(*only)?;
+                Ok((index, *only, true))
+            }
+            _ => Err(self.dir.without_current(false)?),
         }
     }
 
@@ -587,8 +675,10 @@ impl WriteLock {
     pub fn open_rebuild(&self, schema: &NewsSchema) -> Result<(Index, Generation)> {
         // A damaged CURRENT is what a rebuild is for: start afresh rather
         // than guess which generation was live.
-        let partial = match self.dir.current() {
+        let current = self.dir.current();
+        let partial = match current {
             Ok(current) => self
+                .dir
                 .generations()?
                 .into_iter()
                 .filter(|g| Some(*g) > current)
@@ -603,7 +693,12 @@ impl WriteLock {
             if let Some(index) = resumed {
                 return Ok((index, partial));
             }
-            remove_dir(&path)?;
+            // Newer than a readable CURRENT, it is a dead rebuild. Without
+            // CURRENT it may be the live index: it stays, and the rebuild
+            // goes into a new generation (published, then the rest go).
+            if matches!(current, Ok(Some(_))) {
+                remove_dir(&path)?;
+            }
         }
         let generation = self.next_generation()?;
         Ok((self.create(generation, schema)?, generation))
@@ -618,24 +713,9 @@ impl WriteLock {
         schema.create_index(&path)
     }
 
-    fn generations(&self) -> Result<Vec<Generation>> {
-        let root = self.dir.root();
-        let mut out = Vec::new();
-        for entry in fs::read_dir(root).map_err(|e| Error::io(root, e))? {
-            let entry = entry.map_err(|e| Error::io(root, e))?;
-            if let Some(g) = entry
-                .file_name()
-                .to_str()
-                .and_then(Generation::from_dir_name)
-            {
-                out.push(g);
-            }
-        }
-        Ok(out)
-    }
-
     fn next_generation(&self) -> Result<Generation> {
         let newest = self
+            .dir
             .generations()?
             .into_iter()
             .chain(self.dir.current().ok().flatten())
@@ -678,19 +758,21 @@ impl WriteLock {
 
     /// Deletes every generation but the live one (and `keep`): leftovers of
     /// a rebuild that was swapped out or of one that crashed. Does nothing
-    /// while `CURRENT` is unreadable.
+    /// while `CURRENT` is missing or unreadable.
     ///
     /// # Errors
     ///
     /// I/O errors while deleting.
     pub fn remove_other_generations(&self, keep: Option<Generation>) -> Result<()> {
         // Without a readable CURRENT nobody knows which generation is live:
-        // delete nothing (a rebuild publishes a new CURRENT, then cleans up).
-        let Ok(current) = self.dir.current() else {
+        // delete nothing (a rebuild publishes a new CURRENT, then cleans
+        // up). A missing one is no exception: a first `--full` rebuild
+        // resumed with it missing must not delete the live index it lost.
+        let Ok(Some(current)) = self.dir.current() else {
             return Ok(());
         };
-        for g in self.generations()? {
-            if Some(g) != current && Some(g) != keep {
+        for g in self.dir.generations()? {
+            if g != current && Some(g) != keep {
                 remove_dir(&self.dir.generation_path(g))?;
             }
         }
@@ -764,7 +846,8 @@ mod tests {
             Err(Error::NoIndex { .. })
         ));
         let lock = dir.lock(None).unwrap();
-        let (_, first) = lock.open_live(&schema).unwrap();
+        let (_, first, restored) = lock.open_live(&schema).unwrap();
+        assert!(!restored);
         assert_eq!(dir.current().unwrap(), Some(first));
         let (_, second) = lock.open_rebuild(&schema).unwrap();
         assert!(second > first);
@@ -774,6 +857,88 @@ mod tests {
         assert_eq!(dir.current().unwrap(), Some(second));
         assert!(!tmp.path().join(first.dir_name()).exists());
         assert!(dir.open_for_search(&schema).is_ok());
+    }
+
+    /// Following "no index; run ingest first" with a plain ingest deleted
+    /// the generation a lost CURRENT had named, and every document in it.
+    #[test]
+    fn a_missing_current_never_costs_a_generation_holding_an_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = IndexDir::new(tmp.path());
+        let schema = NewsSchema::embedded().unwrap();
+        let lock = dir.lock(None).unwrap();
+        let (_, first, _) = lock.open_live(&schema).unwrap();
+        let current = tmp.path().join(CURRENT_FILE);
+        fs::remove_file(&current).unwrap();
+
+        // Readers: damaged, not "no index".
+        let e = dir.open_for_search(&schema).err().unwrap();
+        assert!(
+            matches!(&e, Error::CurrentMissing { generations, building: true, .. }
+                if generations == &["gen-000001"]),
+            "under our own lock: {e}"
+        );
+        drop(lock);
+        let e = dir.open_for_search(&schema).err().unwrap();
+        assert!(
+            matches!(
+                &e,
+                Error::CurrentMissing {
+                    building: false,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("is damaged"), "{e}");
+
+        // The writer deletes nothing, and makes the only one live again.
+        let lock = dir.lock(None).unwrap();
+        lock.remove_other_generations(None).unwrap();
+        assert!(dir.generation_path(first).join(META_FILE).exists());
+        let (_, live, restored) = lock.open_live(&schema).unwrap();
+        assert_eq!((live, restored), (first, true));
+        assert_eq!(dir.current().unwrap(), Some(first));
+        assert!(dir.open_for_search(&schema).is_ok());
+
+        // Two, and no CURRENT: nothing to go by, so refused, and a
+        // rebuild resumes one without deleting the other until it is live.
+        let (_, second) = lock.open_rebuild(&schema).unwrap();
+        fs::remove_file(&current).unwrap();
+        let e = lock.open_live(&schema).err().unwrap();
+        assert!(
+            matches!(&e, Error::CurrentMissing { generations, building: false, .. }
+                if generations == &["gen-000001", "gen-000002"]),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--full"), "{e}");
+        assert!(!current.exists());
+        let (_, rebuilt) = lock.open_rebuild(&schema).unwrap();
+        assert_eq!(rebuilt, second);
+        lock.remove_other_generations(Some(rebuilt)).unwrap();
+        assert!(dir.generation_path(first).join(META_FILE).exists());
+        lock.publish(rebuilt).unwrap();
+        lock.remove_other_generations(None).unwrap();
+        assert!(!dir.generation_path(first).exists());
+    }
+
+    /// What a crash between creating a generation's folder and its index
+    /// leaves holds nothing: a first ingest starts afresh and removes it.
+    #[test]
+    fn a_generation_folder_without_an_index_is_no_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = IndexDir::new(tmp.path());
+        let schema = NewsSchema::embedded().unwrap();
+        fs::create_dir(tmp.path().join("gen-000001")).unwrap();
+        assert!(matches!(
+            dir.open_for_search(&schema),
+            Err(Error::NoIndex { .. })
+        ));
+        let lock = dir.lock(None).unwrap();
+        let (_, generation, restored) = lock.open_live(&schema).unwrap();
+        assert_eq!((generation, restored), (Generation(2), false));
+        lock.remove_other_generations(Some(generation)).unwrap();
+        assert!(!tmp.path().join("gen-000001").exists());
     }
 
     #[test]

@@ -170,6 +170,9 @@ pub enum NoticeKind {
     /// An old generation of the index could not be deleted (the path is
     /// the index folder; the text says which generation and why).
     OldGeneration(String),
+    /// `CURRENT` was missing and the one generation holding an index (the
+    /// text names it) was made live again (the path is the index folder).
+    CurrentRestored(String),
 }
 
 impl NoticeKind {
@@ -211,6 +214,10 @@ impl fmt::Display for Notice {
             NoticeKind::OldGeneration(cause) => write!(
                 f,
                 "{path}: an old index generation was left in place ({cause}); the next ingest removes it"
+            ),
+            NoticeKind::CurrentRestored(generation) => write!(
+                f,
+                "{path}: CURRENT was missing; {generation}, the only generation holding an index, is live again"
             ),
         }
     }
@@ -344,8 +351,9 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
     })?;
     let dir = IndexDir::new(&opts.index_dir);
     let lock = dir.lock(opts.wait)?;
-    let (index, generation) = if opts.full {
-        lock.open_rebuild(&opts.schema)?
+    let (index, generation, restored) = if opts.full {
+        let (index, generation) = lock.open_rebuild(&opts.schema)?;
+        (index, generation, false)
     } else {
         lock.open_live(&opts.schema)?
     };
@@ -388,6 +396,12 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         started_at,
         unreadable_dirs: Mutex::new(Vec::new()),
     };
+    if restored {
+        run.notice(
+            dir.root(),
+            NoticeKind::CurrentRestored(generation.dir_name()),
+        );
+    }
     if let Some(e) = not_removed {
         run.notice(dir.root(), NoticeKind::OldGeneration(e.to_string()));
     }

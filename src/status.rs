@@ -46,7 +46,8 @@ pub struct Status {
 ///
 /// # Errors
 ///
-/// [`Error::NoIndex`] when there is none, and the errors of opening it.
+/// [`Error::NoIndex`] when there is none, [`Error::CurrentMissing`] when
+/// `CURRENT` is lost, and the errors of opening it.
 pub fn status(dir: &std::path::Path, schema: &NewsSchema) -> Result<Status> {
     let dir = IndexDir::new(dir);
     let holder = dir.lock_holder()?;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Rng, TestEnv, write_articles};
+use crate::util::{Rng, TestEnv, copy_dir, write_articles};
 
 fn count(env: &TestEnv) -> u64 {
     let run = env.search("*", &["--limit", "0"]);
@@ -293,6 +293,119 @@ fn a_second_ingest_exits_3_at_once_naming_the_holder() {
     // A lock whose holder is gone blocks nobody: flock dies with its process.
     drop(lock);
     env.ingest("seeds");
+}
+
+/// Each generation's `meta.json`, by generation name.
+fn generation_metas(env: &TestEnv) -> Vec<(String, Vec<u8>)> {
+    let mut metas: Vec<(String, Vec<u8>)> = fs::read_dir(&env.index)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("gen-"))
+        .map(|n| {
+            let meta = fs::read(env.index.join(&n).join("meta.json")).unwrap();
+            (n, meta)
+        })
+        .collect();
+    metas.sort();
+    metas
+}
+
+/// With CURRENT gone, search said "no index; run `newsidx ingest
+/// FOLDER...` first", and that plain ingest deleted the intact generation
+/// with every document in it.
+#[test]
+fn a_lost_current_is_reported_and_restored_never_deleted() {
+    let env = TestEnv::with_seeds();
+    write_articles(&env.path("a"), 0..3, 1);
+    env.ingest("a");
+    env.ingest("seeds");
+    assert_eq!(count(&env), 10);
+    let current = env.index.join("CURRENT");
+    let index = env.index.display().to_string();
+    fs::remove_file(&current).unwrap();
+    for args in [&["search", "neutrality"][..], &["status"], &["dups"]] {
+        let run = env.run(args);
+        run.expect_code(2);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        for part in [
+            "is damaged",
+            "CURRENT",
+            "gen-000001",
+            "`newsidx ingest FOLDER...`",
+        ] {
+            assert!(run.stderr.contains(part), "{args:?}: {}", run.stderr);
+        }
+        assert!(run.stderr.contains(&index), "{args:?}: {}", run.stderr);
+    }
+
+    // The advice: a plain ingest makes the one generation live again.
+    let run = env.run(&["ingest", "a", "--json"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains(
+            "CURRENT was missing; gen-000001, the only generation holding an index, is live again"
+        ),
+        "{}",
+        run.stderr
+    );
+    let summary: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(counts(&summary), [0, 0, 0, 3, 0], "{summary}");
+    assert_eq!(summary["documents"], 10, "{summary}");
+    assert_eq!(fs::read_to_string(&current).unwrap().trim(), "gen-000001");
+    assert_eq!(count(&env), 10);
+    env.search("neutrality", &[]).expect_code(0);
+
+    // Two generations and no CURRENT: which one was live? Refused, and
+    // nothing is touched.
+    copy_dir(&env.index.join("gen-000001"), &env.index.join("gen-000002"));
+    fs::remove_file(&current).unwrap();
+    let before = generation_metas(&env);
+    assert_eq!(before.len(), 2);
+    let run = env.run(&["ingest", "a"]);
+    run.expect_code(2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    for part in ["is damaged", "gen-000001, gen-000002", "CURRENT", "--full"] {
+        assert!(run.stderr.contains(part), "{}", run.stderr);
+    }
+    assert!(run.stderr.contains(&index), "{}", run.stderr);
+    assert!(
+        generation_metas(&env) == before,
+        "a refused run changed them"
+    );
+    assert!(!current.exists());
+    let run = env.run(&["search", "neutrality"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("gen-000001, gen-000002"),
+        "{}",
+        run.stderr
+    );
+
+    // Naming the live one is enough; the next run removes the other.
+    fs::write(&current, "gen-000001\n").unwrap();
+    assert_eq!(counts(&env.ingest_json(&["a"])), [0, 0, 0, 3, 0]);
+    assert_eq!(generation_metas(&env).len(), 1);
+    assert_eq!(count(&env), 10);
+}
+
+/// A first `--full` rebuild publishes CURRENT only when it is done: until
+/// then readers hear that the index is being built, not that it is
+/// damaged.
+#[test]
+fn a_first_rebuild_in_progress_is_not_called_damaged() {
+    let env = TestEnv::with_seeds();
+    env.ingest("seeds");
+    fs::remove_file(env.index.join("CURRENT")).unwrap();
+    let lock = hold_lock(&env);
+    let run = env.run(&["search", "neutrality"]);
+    run.expect_code(2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no index at") && run.stderr.contains("the running ingest"),
+        "{}",
+        run.stderr
+    );
+    drop(lock);
 }
 
 #[test]
