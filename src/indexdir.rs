@@ -69,6 +69,18 @@ impl Generation {
     }
 }
 
+/// Whether an ingest holds an index's lock, as [`IndexDir::lock_holder`]
+/// finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    /// Nobody holds it (or there is no lock file: no ingest ever ran).
+    Free,
+    /// An ingest holds it; its pid when the lock file names one.
+    Held(Option<u32>),
+    /// This user may not read the lock file, so nobody can tell.
+    Unknown,
+}
+
 /// An opened index ready for searching.
 pub struct OpenIndex {
     /// The tantivy index.
@@ -200,7 +212,7 @@ impl IndexDir {
         Ok(Error::CurrentMissing {
             dir: self.root.clone(),
             generations: generations.into_iter().map(Generation::dir_name).collect(),
-            building: check_lock && matches!(self.lock_holder(), Ok(Some(_))),
+            building: check_lock && matches!(self.lock_holder(), Ok(LockState::Held(_))),
         })
     }
 
@@ -303,19 +315,29 @@ impl IndexDir {
 
     /// Whether an ingest holds the lock now, and its pid when known.
     ///
+    /// The lock file is opened read-only: a shared `flock` needs no more,
+    /// and a user who may search a shared index (built by a cron user)
+    /// usually may not write it. One who may not even read the lock file
+    /// gets [`LockState::Unknown`], not an error: whether an ingest runs
+    /// is the least of what `newsidx status` reports.
+    ///
     /// # Errors
     ///
-    /// When the lock file exists but cannot be opened.
-    pub fn lock_holder(&self) -> Result<Option<Option<u32>>> {
+    /// When the lock file cannot be opened for another reason than its
+    /// permissions, or cannot be tested.
+    pub fn lock_holder(&self) -> Result<LockState> {
         let path = self.root.join(LOCK_FILE);
-        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+        let mut file = match File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockState::Free),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Ok(LockState::Unknown);
+            }
             Err(e) => return Err(Error::io(&path, e)),
         };
         match file.try_lock_shared() {
-            Ok(()) => Ok(None),
-            Err(fs::TryLockError::WouldBlock) => Ok(Some(read_pid(&mut file))),
+            Ok(()) => Ok(LockState::Free),
+            Err(fs::TryLockError::WouldBlock) => Ok(LockState::Held(read_pid(&mut file))),
             Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
         }
     }
@@ -827,12 +849,15 @@ mod tests {
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("second lock granted"),
         }
-        assert_eq!(dir.lock_holder().unwrap(), Some(Some(std::process::id())));
+        assert_eq!(
+            dir.lock_holder().unwrap(),
+            LockState::Held(Some(std::process::id()))
+        );
         let waited = Instant::now();
         assert!(dir.lock(Some(Some(Duration::from_millis(120)))).is_err());
         assert!(waited.elapsed() >= Duration::from_millis(100));
         drop(held);
-        assert_eq!(dir.lock_holder().unwrap(), None);
+        assert_eq!(dir.lock_holder().unwrap(), LockState::Free);
         assert!(dir.lock(None).is_ok());
     }
 

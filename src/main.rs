@@ -467,9 +467,13 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result<Exit> {
         )?;
     }
     match (s.ingest_running, s.ingest_pid) {
-        (true, Some(pid)) => writeln!(out, "ingest:      running (pid {pid})")?,
-        (true, None) => writeln!(out, "ingest:      running")?,
-        (false, _) => writeln!(out, "ingest:      not running")?,
+        (Some(true), Some(pid)) => writeln!(out, "ingest:      running (pid {pid})")?,
+        (Some(true), None) => writeln!(out, "ingest:      running")?,
+        (Some(false), _) => writeln!(out, "ingest:      not running")?,
+        (None, _) => writeln!(
+            out,
+            "ingest:      unknown (this user may not read the index's newsidx.lock)"
+        )?,
     }
     out.flush()?;
     Ok(Exit::Success)

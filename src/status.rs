@@ -1,12 +1,13 @@
 //! `newsidx status`: what the index holds, when it was last updated, and
-//! whether an ingest is running now. Read-only; never takes the lock.
+//! whether an ingest is running now. Read-only; never takes the lock, and
+//! needs no more than read access, like a search.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::indexdir::IndexDir;
+use crate::indexdir::{IndexDir, LockState};
 use crate::ingest::CommitPayload;
 use crate::schema::{FieldName, NewsSchema, date_from_tantivy};
 use crate::skiplist::{SkipList, SkippedFile};
@@ -36,8 +37,9 @@ pub struct Status {
     /// Files ingest skipped (empty, binary, too large) and skips without
     /// reporting them again until they change, by path.
     pub skipped_files: Vec<SkippedFile>,
-    /// Whether an ingest holds the lock now.
-    pub ingest_running: bool,
+    /// Whether an ingest holds the lock now; `None` (`null` in JSON) when
+    /// this user may not read the lock file and so cannot tell.
+    pub ingest_running: Option<bool>,
     /// Its process id, when known.
     pub ingest_pid: Option<u32>,
 }
@@ -97,8 +99,15 @@ pub fn status(dir: &std::path::Path, schema: &NewsSchema) -> Result<Status> {
         last_commit,
         last_ingest: dir.last_run(),
         skipped_files,
-        ingest_running: holder.is_some(),
-        ingest_pid: holder.flatten(),
+        ingest_running: match holder {
+            LockState::Free => Some(false),
+            LockState::Held(_) => Some(true),
+            LockState::Unknown => None,
+        },
+        ingest_pid: match holder {
+            LockState::Held(pid) => pid,
+            LockState::Free | LockState::Unknown => None,
+        },
     })
 }
 

@@ -1,7 +1,7 @@
 //! Cron-grade ingest: incremental re-runs, one writer at a time, readers
 //! never disturbed, and kill -9 at any moment losing nothing committed.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Rng, TestEnv, copy_dir, write_articles};
+use crate::util::{Rng, TestEnv, copy_dir, hold_lock, write_articles};
 
 fn count(env: &TestEnv) -> u64 {
     let run = env.search("*", &["--limit", "0"]);
@@ -246,21 +246,6 @@ fn full_rebuild_swaps_in_a_new_generation() {
     let current = fs::read_to_string(env.index.join("CURRENT")).unwrap();
     assert_eq!(current.trim(), gens[0]);
     assert_ne!(gens[0], "gen-000001");
-}
-
-/// Holds the index lock the way a running ingest does (flock + pid).
-fn hold_lock(env: &TestEnv) -> fs::File {
-    fs::create_dir_all(&env.index).unwrap();
-    let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(env.index.join("newsidx.lock"))
-        .unwrap();
-    f.try_lock().expect("lock free");
-    f.set_len(0).unwrap();
-    writeln!(f, "4242").unwrap();
-    f
 }
 
 #[test]

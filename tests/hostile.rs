@@ -453,6 +453,62 @@ fn an_index_directory_that_is_not_writable_is_a_clear_error() {
     );
 }
 
+/// `status` opened the lock file for writing just to test it, so a user
+/// who may read the index but not write it, and can search it, got
+/// "newsidx.lock: Permission denied" and exit 2.
+#[cfg(unix)]
+#[test]
+fn status_needs_no_more_than_read_access_like_search() {
+    let env = TestEnv::with_seeds();
+    chmod(env.dir.path(), 0o755);
+    env.ingest("seeds");
+    let lock = env.index.join("newsidx.lock");
+    // Read-only for its owner too, so that a normal user running the
+    // tests, who owns the index, cannot open it for writing either.
+    chmod(&lock, 0o444);
+    let Some(mut cmd) = unprivileged(&env, &["status", "--json"]) else {
+        return;
+    };
+    let status = |mut cmd: Command| {
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert_eq!(stderr, "");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let json = |text: String| -> Value { serde_json::from_str(&text).unwrap() };
+    let out = json(status(cmd));
+    assert_eq!(out["documents"], 7, "{out}");
+    assert_eq!(out["ingest_running"], false, "{out}");
+    let human = status(unprivileged(&env, &["status"]).unwrap());
+    assert!(human.contains("ingest:      not running"), "{human}");
+    let search = unprivileged(&env, &["search", "neutrality"])
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(search.status.code(), Some(0), "as search does");
+
+    // A running ingest is seen, with its pid.
+    chmod(&lock, 0o644);
+    let held = crate::util::hold_lock(&env);
+    chmod(&lock, 0o444);
+    cmd = unprivileged(&env, &["status", "--json"]).unwrap();
+    let out = json(status(cmd));
+    assert_eq!(out["ingest_running"], true, "{out}");
+    assert_eq!(out["ingest_pid"], 4242, "{out}");
+    drop(held);
+
+    // A user who may not even read the lock file cannot tell; the rest of
+    // the status is still there.
+    chmod(&lock, 0o000);
+    let out = json(status(unprivileged(&env, &["status", "--json"]).unwrap()));
+    let human = status(unprivileged(&env, &["status"]).unwrap());
+    chmod(&lock, 0o644);
+    assert_eq!(out["documents"], 7, "{out}");
+    assert_eq!(out["ingest_running"], Value::Null, "{out}");
+    assert!(human.contains("ingest:      unknown"), "{human}");
+}
+
 #[test]
 fn damaged_and_foreign_indexes_are_clear_errors() {
     let env = TestEnv::with_seeds();

@@ -168,6 +168,23 @@ impl TestEnv {
     }
 }
 
+/// Holds the index lock the way a running ingest does (flock + pid 4242)
+/// until the file is dropped.
+pub fn hold_lock(env: &TestEnv) -> fs::File {
+    use std::io::Write;
+    fs::create_dir_all(&env.index).unwrap();
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.index.join("newsidx.lock"))
+        .unwrap();
+    f.try_lock().expect("lock free");
+    f.set_len(0).unwrap();
+    writeln!(f, "4242").unwrap();
+    f
+}
+
 /// Copies a folder tree.
 pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("mkdir");
