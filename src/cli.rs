@@ -113,8 +113,8 @@ pub struct IngestArgs {
     #[arg(long)]
     pub full: bool,
 
-    /// Keep documents whose files are gone
-    #[arg(long)]
+    /// Keep documents whose files are gone (not with --full, which rebuilds from the files there)
+    #[arg(long, conflicts_with = "full")]
     pub no_delete: bool,
 
     /// Follow symbolic links (loops are reported and skipped)

@@ -213,6 +213,16 @@ fn an_empty_ext_is_a_usage_error_and_changes_nothing() {
     }
     assert_eq!(count(&env), 5);
 
+    // --no-delete with --full was ignored (a rebuild holds only the files
+    // there): refused now.
+    let run = env.run(&["ingest", "archive", "--full", "--no-delete"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("--no-delete"), "{}", run.stderr);
+    assert!(
+        index_state(&env) == before,
+        "--full --no-delete changed the index"
+    );
+
     // Nor is an index created for it.
     let fresh = TestEnv::new();
     write_articles(&fresh.path("archive"), 0..1, 1);
