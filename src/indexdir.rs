@@ -398,7 +398,15 @@ fn open_index(path: &Path, root: &Path, access: Access) -> Result<Index> {
     }
     let dir = NewsDirectory::open(path, access)
         .map_err(|e| corrupt_or_engine(root, "cannot open the index", e))?;
-    Index::open(dir).map_err(|e| corrupt_or_engine(root, "cannot open the index", e))
+    Index::open(dir).map_err(|e| {
+        // A meta.json this user may not read is a permissions problem, not
+        // a damaged index: "rebuild it" would be the wrong advice.
+        let meta = path.join(META_FILE);
+        match File::open(&meta) {
+            Err(io) if io.kind() != std::io::ErrorKind::NotFound => Error::io(meta, io),
+            _ => corrupt_or_engine(root, "cannot open the index", e),
+        }
+    })
 }
 
 /// Creates an empty tantivy index in `path`.

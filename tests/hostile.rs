@@ -781,3 +781,31 @@ fn an_old_generation_that_cannot_be_deleted_is_a_warning_and_goes_next_run() {
     );
     assert!(!old.exists(), "{} is still there", old.display());
 }
+
+#[test]
+fn an_unreadable_meta_json_is_a_permission_error_not_damage() {
+    let env = TestEnv::with_seeds();
+    chmod(env.dir.path(), 0o755);
+    env.ingest("seeds");
+    let current = fs::read_to_string(env.index.join("CURRENT")).unwrap();
+    let meta = env.index.join(current.trim()).join("meta.json");
+    // Unreadable for its owner too, for a normal user running the tests.
+    chmod(&meta, 0o000);
+    let Some(mut cmd) = unprivileged(&env, &["search", "neutrality"]) else {
+        chmod(&meta, 0o644);
+        return;
+    };
+    let out = cmd.output().unwrap();
+    chmod(&meta, 0o644);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Named, and no advice to rebuild (which would not help, and would
+    // throw the index away).
+    assert!(
+        stderr.contains("meta.json") && stderr.contains("ermission denied"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--full"), "{stderr}");
+    env.search("neutrality", &[]).expect_code(0);
+}
