@@ -70,6 +70,14 @@ fn main() -> ExitCode {
             {
                 return Exit::Success.into();
             }
+            // The library names the files behind its I/O errors; a bare one
+            // reaching here is a failed write of the results (`> /dev/full`).
+            if err.chain().count() == 1
+                && let Some(e) = err.downcast_ref::<io::Error>()
+            {
+                eprintln!("newsidx: cannot write to standard output: {e}");
+                return Exit::Error.into();
+            }
             eprintln!("newsidx: {}", clean(&format!("{err:#}")));
             exit_for(&err).into()
         }

@@ -809,3 +809,25 @@ fn an_unreadable_meta_json_is_a_permission_error_not_damage() {
     assert!(!stderr.contains("--full"), "{stderr}");
     env.search("neutrality", &[]).expect_code(0);
 }
+
+#[test]
+fn a_failed_write_of_the_results_names_standard_output() {
+    let Ok(full) = fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("skipped: no /dev/full");
+        return;
+    };
+    let env = TestEnv::with_seeds();
+    env.ingest("seeds");
+    let out = env
+        .command(&["search", "neutrality"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output"),
+        "{stderr}"
+    );
+}
