@@ -66,6 +66,12 @@ pub enum Error {
         /// The index directory.
         dir: PathBuf,
     },
+    /// `--index` names something other than a folder.
+    #[error("{} is not a folder; pass --index a folder, or a path that does not exist yet", dir.display())]
+    IndexNotADirectory {
+        /// What `--index` named.
+        dir: PathBuf,
+    },
     /// `CURRENT`, which names the live generation, is missing while
     /// generations holding an index are there.
     #[error("{}", current_missing(dir, generations, *building))]

@@ -119,7 +119,11 @@ impl IndexDir {
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                return Err(Error::IndexNotADirectory {
+                    dir: self.root.clone(),
+                });
+            }
             Err(e) => return Err(Error::io(path, e)),
         };
         Generation::from_dir_name(text.trim())
@@ -269,6 +273,9 @@ impl IndexDir {
                     cause: e,
                 }
             }
+            _ if self.root.exists() && !self.root.is_dir() => Error::IndexNotADirectory {
+                dir: self.root.clone(),
+            },
             _ => Error::io(path, e),
         };
         fs::create_dir_all(&self.root).map_err(|e| not_writable(e, &self.root))?;
@@ -332,6 +339,11 @@ impl IndexDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockState::Free),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 return Ok(LockState::Unknown);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                return Err(Error::IndexNotADirectory {
+                    dir: self.root.clone(),
+                });
             }
             Err(e) => return Err(Error::io(&path, e)),
         };
@@ -403,7 +415,14 @@ fn open_index(path: &Path, root: &Path, access: Access) -> Result<Index> {
         // a damaged index: "rebuild it" would be the wrong advice.
         let meta = path.join(META_FILE);
         match File::open(&meta) {
-            Err(io) if io.kind() != std::io::ErrorKind::NotFound => Error::io(meta, io),
+            Err(io) if io.kind() == std::io::ErrorKind::NotFound => Error::Corrupt {
+                dir: root.to_owned(),
+                detail: format!(
+                    "{} does not exist",
+                    meta.strip_prefix(root).unwrap_or(&meta).display()
+                ),
+            },
+            Err(io) => Error::io(meta, io),
             _ => corrupt_or_engine(root, "cannot open the index", e),
         }
     })

@@ -517,11 +517,15 @@ fn damaged_and_foreign_indexes_are_clear_errors() {
     let meta = env.index.join(current.trim()).join("meta.json");
     let good = fs::read(&meta).unwrap();
     for (what, bytes) in [
-        ("truncated", good[..good.len() / 2].to_vec()),
-        ("garbage", b"\x00\xffnot json".to_vec()),
-        ("empty", vec![]),
+        ("truncated", Some(good[..good.len() / 2].to_vec())),
+        ("garbage", Some(b"\x00\xffnot json".to_vec())),
+        ("empty", Some(vec![])),
+        ("missing", None),
     ] {
-        fs::write(&meta, &bytes).unwrap();
+        match bytes {
+            Some(bytes) => fs::write(&meta, &bytes).unwrap(),
+            None => fs::remove_file(&meta).unwrap(),
+        }
         for args in [
             vec!["search", "neutrality"],
             vec!["ingest", "seeds"],
@@ -544,6 +548,8 @@ fn damaged_and_foreign_indexes_are_clear_errors() {
             assert!(!run.stderr.contains("panicked"));
         }
     }
+    // The missing file is named with its generation.
+    assert!(env.run(&["status"]).stderr.contains("gen-000001/meta.json"));
     // The advice works.
     env.ingest_json(&["seeds", "--full"]);
     env.search("neutrality", &[]).expect_code(0);
@@ -780,6 +786,29 @@ fn an_old_generation_that_cannot_be_deleted_is_a_warning_and_goes_next_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!old.exists(), "{} is still there", old.display());
+}
+
+#[test]
+fn an_index_path_naming_a_file_is_a_clear_error() {
+    let env = TestEnv::with_seeds();
+    fs::write(&env.index, "not an index").unwrap();
+    for args in [
+        vec!["ingest", "seeds"],
+        vec!["search", "neutrality"],
+        vec!["status"],
+        vec!["dups"],
+    ] {
+        let run = env.run(&args);
+        run.expect_code(2);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("{} is not a folder", env.index.display())),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(fs::read(&env.index).unwrap(), b"not an index");
 }
 
 #[test]
