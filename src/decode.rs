@@ -6,11 +6,13 @@
 //! or says why it will not. It is pure: the caller reads the file.
 //!
 //! Detection order: a byte-order mark decides (UTF-8, UTF-16LE/BE); else
-//! valid UTF-8 is UTF-8; else NUL bytes mean binary; else UTF-8 with a few
-//! bad bytes is UTF-8, decoded lossily (see `mostly_utf8`); else chardetng
+//! valid UTF-8 is UTF-8; else UTF-8 with a few bad bytes is UTF-8, decoded
+//! lossily (see `mostly_utf8`); else chardetng
 //! guesses the legacy encoding (almost always Windows-1252) and encoding_rs
-//! decodes it. Text that decodes but is mostly control characters is binary
-//! too.
+//! decodes it. Without a byte-order mark, more than one NUL byte in
+//! [`MAX_NUL_SHARE`] means binary; fewer are damage (a glitch in
+//! transmission), dropped. Text that decodes
+//! but is mostly control characters is binary too.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -28,6 +30,8 @@ pub struct Decoded<'a> {
     pub source: EncodingSource,
     /// Whether some bytes were invalid and replaced by U+FFFD.
     pub lossy: bool,
+    /// NUL bytes dropped (see [`MAX_NUL_SHARE`]).
+    pub nuls: usize,
 }
 
 /// How the encoding of a file was decided.
@@ -86,21 +90,19 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             encoding,
             source: EncodingSource::Bom,
             lossy,
+            nuls: 0,
         }
+    } else if nuls(bytes) > 0 {
+        return decode_with_nuls(bytes);
     } else if let Ok(text) = std::str::from_utf8(bytes) {
-        if memchr_nul(bytes) {
-            return Err(DecodeError::Binary);
-        }
         Decoded {
             text: Cow::Borrowed(text),
             encoding: UTF_8,
             source: EncodingSource::Utf8,
             lossy: false,
+            nuls: 0,
         }
     } else {
-        if memchr_nul(bytes) {
-            return Err(DecodeError::Binary);
-        }
         let (encoding, source) = if mostly_utf8(bytes) {
             (UTF_8, EncodingSource::Utf8)
         } else {
@@ -116,6 +118,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             encoding,
             source,
             lossy,
+            nuls: 0,
         }
     };
     check_text(&decoded.text)?;
@@ -169,8 +172,33 @@ fn prefer_western(guess: &'static Encoding, bytes: &[u8]) -> &'static Encoding {
     if western { WINDOWS_1252 } else { guess }
 }
 
-fn memchr_nul(bytes: &[u8]) -> bool {
-    memchr::memchr(0, bytes).is_some()
+fn nuls(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(0, bytes).count()
+}
+
+/// NUL bytes allowed per byte of a file (without a byte-order mark) that is
+/// still text: one per thousand. Binary formats hold far more, and so does
+/// UTF-16 without a byte-order mark (every other byte of English), which
+/// is not decoded.
+const MAX_NUL_SHARE: usize = 1_000;
+
+/// Decodes bytes holding NULs, which no encoding newsidx reads without a
+/// byte-order mark uses in text: a few are damage, dropped; more mean
+/// binary.
+fn decode_with_nuls(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let nuls = nuls(bytes);
+    if nuls * MAX_NUL_SHARE > bytes.len() {
+        return Err(DecodeError::Binary);
+    }
+    let cleaned: Vec<u8> = bytes.iter().copied().filter(|&b| b != 0).collect();
+    let decoded = decode(&cleaned)?;
+    Ok(Decoded {
+        text: Cow::Owned(decoded.text.into_owned()),
+        encoding: decoded.encoding,
+        source: decoded.source,
+        lossy: decoded.lossy,
+        nuls,
+    })
 }
 
 /// Rejects whitespace-only and mostly-control text. Runs on every file, so
@@ -463,6 +491,37 @@ mod tests {
             decode(controls.as_bytes()).unwrap_err(),
             DecodeError::Binary
         );
+    }
+
+    #[test]
+    fn a_stray_nul_is_dropped_and_many_mean_binary() {
+        let article = "LVIV, Ukraine (AP) \u{2014} Café owners said. ".repeat(200);
+        let mut damaged = article.clone().into_bytes();
+        damaged.insert(3_000, 0);
+        damaged.insert(20, 0);
+        let d = decode(&damaged).unwrap();
+        assert_eq!(d.text, article);
+        assert!(!d.lossy && d.nuls == 2 && d.source == EncodingSource::Utf8);
+        // The same in Windows-1252.
+        let (legacy, _, _) = encoding_rs::WINDOWS_1252.encode(&article);
+        let mut damaged = legacy.into_owned();
+        damaged.insert(500, 0);
+        let d = decode(&damaged).unwrap();
+        assert_eq!(d.text, article);
+        assert!(d.nuls == 1 && d.is_legacy());
+        // One NUL per 900 bytes is binary.
+        let mut binary = article.into_bytes();
+        let n = binary.len();
+        for i in (0..n).step_by(900) {
+            binary[i] = 0;
+        }
+        assert_eq!(decode(&binary).unwrap_err(), DecodeError::Binary);
+        // UTF-16 without a byte-order mark too.
+        let utf16: Vec<u8> = "plain text"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(decode(&utf16).unwrap_err(), DecodeError::Binary);
     }
 
     #[test]

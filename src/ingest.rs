@@ -161,6 +161,8 @@ pub enum NoticeKind {
     Legacy(&'static str),
     /// Some bytes were invalid in their encoding and were replaced.
     Lossy(&'static str),
+    /// A few NUL bytes were dropped.
+    Nuls(usize),
     /// The article's date header is invalid.
     BadDate(String),
     /// The file name is not valid UTF-8; the document key is a lossy copy.
@@ -200,6 +202,7 @@ impl fmt::Display for Notice {
             }
             NoticeKind::Legacy(enc) => write!(f, "{path}: decoded from {enc}"),
             NoticeKind::Lossy(enc) => write!(f, "{path}: invalid {enc} bytes replaced with U+FFFD"),
+            NoticeKind::Nuls(n) => write!(f, "{path}: {n} NUL byte(s) dropped"),
             NoticeKind::BadDate(raw) => {
                 write!(f, "{path}: {}", ParseWarning::BadDate(raw.clone()))
             }
@@ -1367,9 +1370,14 @@ impl Run<'_> {
             self.counters.legacy.fetch_add(1, Ordering::Relaxed);
             self.notice(&c.path, NoticeKind::Legacy(decoded.encoding.name()));
         }
-        if decoded.lossy {
+        if decoded.lossy || decoded.nuls > 0 {
             self.counters.lossy.fetch_add(1, Ordering::Relaxed);
+        }
+        if decoded.lossy {
             self.notice(&c.path, NoticeKind::Lossy(decoded.encoding.name()));
+        }
+        if decoded.nuls > 0 {
+            self.notice(&c.path, NoticeKind::Nuls(decoded.nuls));
         }
         let article = match article::parse(&decoded.text) {
             Ok(a) => a,

@@ -222,6 +222,33 @@ fn utf8_with_one_bad_byte_keeps_its_accents_and_counts_as_lossy() {
 }
 
 #[test]
+fn an_article_with_a_stray_nul_is_indexed_without_it() {
+    let env = TestEnv::new();
+    let mut bytes = b" date 2022-03-28 PARIS (AP) \xe2\x80\x94 The negotiators met ".to_vec();
+    bytes.push(0);
+    bytes.extend(
+        "again on Tuesday, officials said.\n\n"
+            .repeat(40)
+            .as_bytes(),
+    );
+    env.write("n/stray.txt", bytes);
+    let run = env.run(&["ingest", "n", "--json"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("stray.txt: 1 NUL byte(s) dropped"),
+        "{}",
+        run.stderr
+    );
+    let summary: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(summary["added"], 1, "{summary}");
+    assert_eq!(summary["lossy"], 1, "{summary}");
+    let hits = env.search("negotiators", &[]).hits();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["dateline"], "PARIS");
+    assert!(!hits[0].to_string().contains("\\u0000"), "{}", hits[0]);
+}
+
+#[test]
 fn a_date_the_index_cannot_hold_is_a_warning_and_no_date() {
     let env = TestEnv::new();
     env.write(
