@@ -56,7 +56,11 @@ struct SegmentView {
 /// column.
 struct SegmentBands {
     id: SegmentId,
-    column: Column<u64>,
+    /// The sketch column until the table is built from it. It is dropped
+    /// then: the table holds the sketches decoded, and the column's pages
+    /// would stay resident beside them for as long as the segment lives
+    /// (11 MB at `--scale 10`, 48 B per document).
+    column: Mutex<Option<Column<u64>>>,
     table: OnceLock<BandTable>,
 }
 
@@ -76,11 +80,19 @@ struct BandTable {
 impl SegmentBands {
     fn table(&self) -> &BandTable {
         self.table.get_or_init(|| {
-            let docs = self.column.num_docs();
+            // Taken once: `get_or_init` runs this once per segment.
+            let column = self.column.lock().ok().and_then(|mut c| c.take());
+            let Some(column) = column else {
+                return BandTable {
+                    by_band: HashDir::new(Vec::new()),
+                    sketches: Vec::new(),
+                };
+            };
+            let docs = column.num_docs();
             let mut entries = Vec::with_capacity(docs as usize * BANDS);
             let mut sketches = Vec::with_capacity(docs as usize);
             for doc in 0..docs {
-                let sketch = Compact::from_words(self.column.values_for_doc(doc));
+                let sketch = Compact::from_words(column.values_for_doc(doc));
                 if let Some(sketch) = &sketch {
                     for key in sketch.bands() {
                         entries.push(u64::from(key_hash(key)) << 32 | u64::from(doc));
@@ -329,7 +341,7 @@ impl SegmentView {
             Some(b) => b,
             None => Arc::new(SegmentBands {
                 id: reader.segment_id(),
-                column: ff.u64(FieldName::Sketch.as_str())?,
+                column: Mutex::new(Some(ff.u64(FieldName::Sketch.as_str())?)),
                 table: OnceLock::new(),
             }),
         };
