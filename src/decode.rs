@@ -7,12 +7,12 @@
 //!
 //! Detection order: a byte-order mark decides (UTF-8, UTF-16LE/BE); else
 //! valid UTF-8 is UTF-8; else UTF-8 with a few bad bytes is UTF-8, decoded
-//! lossily (see `mostly_utf8`); else chardetng
-//! guesses the legacy encoding (almost always Windows-1252) and encoding_rs
-//! decodes it. Without a byte-order mark, more than one NUL byte in
-//! [`MAX_NUL_SHARE`] means binary; fewer are damage (a glitch in
-//! transmission), dropped. Text that decodes
-//! but is mostly control characters is binary too.
+//! lossily (see `mostly_utf8`); else chardetng guesses the legacy encoding
+//! (almost always Windows-1252) and encoding_rs decodes it. Without a
+//! byte-order mark, more than one NUL byte per thousand (`MAX_NUL_SHARE`)
+//! means binary; fewer are damage (a glitch in transmission) and are
+//! dropped. Text that decodes but is mostly control characters is binary
+//! too.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -30,7 +30,7 @@ pub struct Decoded<'a> {
     pub source: EncodingSource,
     /// Whether some bytes were invalid and replaced by U+FFFD.
     pub lossy: bool,
-    /// NUL bytes dropped (see [`MAX_NUL_SHARE`]).
+    /// NUL bytes dropped: up to one per thousand bytes of the file.
     pub nuls: usize,
 }
 

@@ -487,15 +487,16 @@ impl NewsDirectory {
 /// a merge, which reads every input's postings, positions and stored
 /// documents, kept every page it read resident until it finished, on top
 /// of the indexing threads' memory (at `--scale 10`, up to 70 MB of a
-/// 170-180 MB peak; whole-file maps of the postings alone cost 25 MB of
-/// it). Here a read larger than [`WINDOW`] is
-/// mapped on its own (a merge reads one input's stored documents at a
-/// time), and smaller reads (a term's postings, a block of documents) share
-/// the map of the [`WINDOW`]-sized part of the file they fall in, so a
-/// merge's sequential reads cost one map per window rather than one per
-/// term.
-/// Searches keep the whole-file map: they read a few blocks, and a map
-/// costs nothing until read.
+/// 170-180 MB peak; whole-file maps of all but the stored documents cost
+/// 25 MB of it).
+///
+/// A read of [`WINDOW`] bytes or more is mapped on its own (a merge reads
+/// one input's stored documents at a time). Smaller reads (a term's
+/// postings, a block of documents) share the map of the aligned
+/// [`WINDOW`]-sized part of the file they fall in, so a merge's sequential
+/// reads cost one map per window rather than one per term. Searches keep
+/// the whole-file map: they read a few blocks, and a map costs nothing
+/// until read.
 #[derive(Debug)]
 struct RangeFile {
     file: File,
