@@ -9,9 +9,9 @@
 //! valid UTF-8 is UTF-8; else UTF-8 with a few bad bytes is UTF-8, decoded
 //! lossily (see `mostly_utf8`); else chardetng guesses the legacy encoding
 //! (almost always Windows-1252) and encoding_rs decodes it. Without a
-//! byte-order mark, more than one NUL byte per thousand (`MAX_NUL_SHARE`)
-//! means binary; fewer are damage (a glitch in transmission) and are
-//! dropped. Text that decodes but is mostly control characters is binary
+//! byte-order mark, more than one NUL byte per thousand (`MAX_NUL_SHARE`),
+//! and more than one in a shorter file, means binary; fewer are damage (a
+//! glitch in transmission) and are dropped. Text that decodes but is mostly control characters is binary
 //! too.
 
 use std::borrow::Cow;
@@ -177,9 +177,9 @@ fn nuls(bytes: &[u8]) -> usize {
 }
 
 /// NUL bytes allowed per byte of a file (without a byte-order mark) that is
-/// still text: one per thousand. Binary formats hold far more, and so does
-/// UTF-16 without a byte-order mark (every other byte of English), which
-/// is not decoded.
+/// still text: one per thousand, and one in a shorter file. Binary formats
+/// hold far more, and so does UTF-16 without a byte-order mark (every other
+/// byte of English), which is not decoded.
 const MAX_NUL_SHARE: usize = 1_000;
 
 /// Decodes bytes holding NULs, which no encoding newsidx reads without a
@@ -187,7 +187,7 @@ const MAX_NUL_SHARE: usize = 1_000;
 /// binary.
 fn decode_with_nuls(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let nuls = nuls(bytes);
-    if nuls * MAX_NUL_SHARE > bytes.len() {
+    if nuls > 1 && nuls * MAX_NUL_SHARE > bytes.len() {
         return Err(DecodeError::Binary);
     }
     let cleaned: Vec<u8> = bytes.iter().copied().filter(|&b| b != 0).collect();
@@ -476,7 +476,7 @@ mod tests {
             DecodeError::Binary
         );
         assert_eq!(
-            decode(b"text with a \x00 nul").unwrap_err(),
+            decode(b"text with \x00 two \x00 nuls").unwrap_err(),
             DecodeError::Binary
         );
         let noise: Vec<u8> = (0u8..=255)
@@ -516,6 +516,9 @@ mod tests {
             binary[i] = 0;
         }
         assert_eq!(decode(&binary).unwrap_err(), DecodeError::Binary);
+        // One NUL in a short text is damage too.
+        let d = decode(b"text with a \x00nul").unwrap();
+        assert_eq!((d.text.as_ref(), d.nuls), ("text with a nul", 1));
         // UTF-16 without a byte-order mark too.
         let utf16: Vec<u8> = "plain text"
             .encode_utf16()
