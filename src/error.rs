@@ -210,3 +210,29 @@ pub(crate) fn engine_message(err: &tantivy::TantivyError) -> String {
         other => other.to_string().replace('\n', " "),
     }
 }
+
+/// The message a panic was raised with (`panic!("...")` gives a `&str` or
+/// a `String`), for the one line a caught panic is reported with.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_of_both_payload_types() {
+        let message = |f: fn()| {
+            let payload = std::panic::catch_unwind(f).unwrap_err();
+            panic_message(payload.as_ref()).to_owned()
+        };
+        assert_eq!(message(|| panic!("a literal")), "a literal");
+        assert_eq!(message(|| panic!("formatted {}", 42)), "formatted 42");
+        assert_eq!(message(|| std::panic::panic_any(7_u8)), "");
+    }
+}

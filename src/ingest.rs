@@ -1168,9 +1168,15 @@ impl Run<'_> {
                 self.fail(e);
                 return;
             }
-            Err(_) => Outcome::Skipped(
+            Err(panic) => Outcome::Skipped(
                 SkipReason::Internal,
-                "the parser panicked (a bug: please report it)".into(),
+                format!(
+                    "the parser panicked ({}; a bug: please report it)",
+                    crate::error::panic_message(panic.as_ref())
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                ),
             ),
         };
         match outcome {

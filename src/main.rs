@@ -94,12 +94,7 @@ static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 /// parsing panics is skipped by ingest with its own warning.
 fn keep_panics_quiet() {
     std::panic::set_hook(Box::new(|info| {
-        let payload = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let payload = newsidx::error::panic_message(info.payload());
         // The crate and file, not the path of cargo's registry.
         let place = info
             .location()
