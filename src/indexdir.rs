@@ -109,6 +109,12 @@ impl IndexDir {
         self.root.join(generation.dir_name())
     }
 
+    /// Whether `--index` names something that exists and is not a folder
+    /// (a path under a file does not exist: its error names it).
+    fn root_is_not_a_folder(&self) -> bool {
+        self.root.exists() && !self.root.is_dir()
+    }
+
     /// The live generation, or `None` when no index was ever published.
     ///
     /// # Errors
@@ -119,7 +125,9 @@ impl IndexDir {
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotADirectory && self.root_is_not_a_folder() =>
+            {
                 return Err(Error::IndexNotADirectory {
                     dir: self.root.clone(),
                 });
@@ -273,7 +281,7 @@ impl IndexDir {
                     cause: e,
                 }
             }
-            _ if self.root.exists() && !self.root.is_dir() => Error::IndexNotADirectory {
+            _ if self.root_is_not_a_folder() => Error::IndexNotADirectory {
                 dir: self.root.clone(),
             },
             _ => Error::io(path, e),
@@ -340,7 +348,9 @@ impl IndexDir {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 return Ok(LockState::Unknown);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotADirectory && self.root_is_not_a_folder() =>
+            {
                 return Err(Error::IndexNotADirectory {
                     dir: self.root.clone(),
                 });

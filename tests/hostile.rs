@@ -836,6 +836,18 @@ fn an_index_path_naming_a_file_is_a_clear_error() {
         );
     }
     assert_eq!(fs::read(&env.index).unwrap(), b"not an index");
+    // A path under the file does not exist: its error names it.
+    let under = env.index.join("sub");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_newsidx"))
+        .args(["search", "neutrality", "--index"])
+        .arg(&under)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("sub/CURRENT"), "{stderr}");
+    assert!(!stderr.contains("is not a folder"), "{stderr}");
 }
 
 #[test]
