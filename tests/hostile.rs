@@ -239,7 +239,7 @@ fn an_article_with_a_stray_nul_is_indexed_without_it() {
         "{}",
         run.stderr
     );
-    let summary: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let summary = &run.json_lines()[0];
     assert_eq!(summary["added"], 1, "{summary}");
     assert_eq!(summary["lossy"], 1, "{summary}");
     let hits = env.search("negotiators", &[]).hits();
