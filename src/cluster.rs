@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::hashdir::HashDir;
 use crate::hit::Cluster;
 use crate::schema::{FieldName, NewsSchema};
-use crate::sketch::{BANDS, Compact, Sketch};
+use crate::sketch::{BANDS, Compact, Minima, Sketch};
 
 /// Documents read per band key and segment. Copies of one story share
 /// most of their bands, so the first few documents already hold a member.
@@ -64,67 +64,91 @@ struct SegmentBands {
     table: OnceLock<BandTable>,
 }
 
-/// Entries are a band key's 32-bit hash above a document id, so one key's
-/// documents are adjacent and in document order. The sketches are decoded
-/// once, here, since comparing a candidate would otherwise read it from
-/// the column at a random place: that, not the arithmetic, was the cost of
-/// looking in committed segments. Deleted documents stay in; readers
-/// check the alive set, which changes without the segment changing.
-struct BandTable {
-    by_band: HashDir<u64>,
-    /// By document; all zero (similar to nothing) where a document has no
-    /// sketch.
-    sketches: Vec<Compact>,
-}
-
 impl SegmentBands {
     fn table(&self) -> &BandTable {
         self.table.get_or_init(|| {
             // Taken once: `get_or_init` runs this once per segment.
             let column = self.column.lock().ok().and_then(|mut c| c.take());
-            let Some(column) = column else {
-                return BandTable {
-                    by_band: HashDir::new(Vec::new()),
-                    sketches: Vec::new(),
-                };
-            };
-            let docs = column.num_docs();
-            let mut entries = Vec::with_capacity(docs as usize * BANDS);
-            let mut sketches = Vec::with_capacity(docs as usize);
-            for doc in 0..docs {
-                let sketch = Compact::from_words(column.values_for_doc(doc));
-                if let Some(sketch) = &sketch {
-                    for key in sketch.bands() {
-                        entries.push(u64::from(key_hash(key)) << 32 | u64::from(doc));
-                    }
-                }
-                sketches.push(sketch.unwrap_or_default());
-            }
-            BandTable {
-                by_band: HashDir::new(entries),
-                sketches,
-            }
+            column.map_or_else(BandTable::empty, |c| BandTable::build(&c))
         })
     }
 }
+
+/// A segment's documents by band key, in the one part of an ingest's
+/// memory that grows with the archive, so kept small: about 64 bytes a
+/// document (until aa5256e, with 8-byte entries, a bucket per entry or two
+/// and whole sketches, about 100). An entry is 4 bytes: a key's low 32
+/// bits with the document id in place of the lowest, its top bits being
+/// its bucket's, and a bucket holds 4 to 8 entries, which a lookup scans
+/// for the key's bits. Two keys that agree on all of these make a
+/// candidate, which the comparison then drops. Sorted in a bucket, so one
+/// key's documents are in document order. The sketches are decoded
+/// once, here, since comparing a candidate would otherwise read it from
+/// the column at a random place: that, not the arithmetic, was the cost of
+/// looking in committed segments. Deleted documents stay in; readers
+/// check the alive set, which changes without the segment changing.
+struct BandTable {
+    by_band: HashDir<u32>,
+    /// The low bits of an entry that hold its document id.
+    doc_mask: u32,
+    /// By document; all zero (similar to nothing) where a document has no
+    /// sketch.
+    sketches: Vec<Minima>,
+}
+
+/// About 2^2 entries a bucket: a byte or less of directory per entry.
+const LOG2_BUCKET_SIZE: u32 = 2;
 
 impl BandTable {
+    fn build(column: &Column<u64>) -> BandTable {
+        let docs = column.num_docs();
+        BandTable::from_sketches(
+            docs,
+            (0..docs).map(|doc| Compact::from_words(column.values_for_doc(doc))),
+        )
+    }
+
+    /// The table of `docs` documents with these sketches, by document.
+    fn from_sketches(docs: u32, by_doc: impl Iterator<Item = Option<Compact>>) -> BandTable {
+        // No bits for one document (or none).
+        let doc_mask = u32::MAX
+            .checked_shr(docs.saturating_sub(1).leading_zeros())
+            .unwrap_or(0);
+        let mut entries = Vec::with_capacity(docs as usize * BANDS);
+        let mut sketches = Vec::with_capacity(docs as usize);
+        for (doc, sketch) in (0..docs).zip(by_doc) {
+            if let Some(sketch) = &sketch {
+                for key in sketch.bands() {
+                    entries.push(key & !u64::from(doc_mask) | u64::from(doc));
+                }
+            }
+            sketches.push(sketch.map(|s| *s.minima()).unwrap_or_default());
+        }
+        BandTable {
+            // The entry's low 32 bits; the bucket keeps the top ones.
+            by_band: HashDir::with_bucket_size(entries, LOG2_BUCKET_SIZE).map(|e| e as u32),
+            doc_mask,
+            sketches,
+        }
+    }
+
+    fn empty() -> BandTable {
+        BandTable::from_sketches(0, std::iter::empty())
+    }
+
     /// The documents holding band key `key`, in document order, with their
     /// sketches.
-    fn docs(&self, key: u64) -> impl Iterator<Item = (DocId, &Compact)> + '_ {
-        let lo = u64::from(key_hash(key)) << 32;
-        let range = self.by_band.range(lo, lo | u64::from(u32::MAX));
-        self.by_band.entries()[range].iter().filter_map(|e| {
-            let doc = *e as u32;
-            Some((doc, self.sketches.get(doc as usize)?))
-        })
+    fn docs(&self, key: u64) -> impl Iterator<Item = (DocId, &Minima)> + '_ {
+        let tag = key as u32 & !self.doc_mask;
+        self.by_band
+            .bucket(key)
+            .iter()
+            .filter(move |&&e| e & !self.doc_mask == tag)
+            .filter_map(|&e| {
+                let doc = e & self.doc_mask;
+                Some((doc, self.sketches.get(doc as usize)?))
+            })
     }
-}
-
-/// 32 bits of a band key, which is a hash already: a key that collides is
-/// only a candidate, which the sketch comparison then rejects.
-fn key_hash(key: u64) -> u32 {
-    (key >> 32) as u32
 }
 
 /// Documents added since the last commit, findable by band: `by_band`
@@ -160,7 +184,7 @@ impl std::hash::Hasher for IdHasher {
 
 struct PendingDoc {
     cluster: u64,
-    compact: Compact,
+    minima: Minima,
     previous: [u32; BANDS],
 }
 
@@ -265,7 +289,7 @@ impl Clusterer {
     /// lookups could hide a copy from both.
     pub fn assign(&self, sketch: &Sketch, own: u64) -> u64 {
         let compact = sketch.compact();
-        let bands = compact.bands();
+        let (bands, minima) = (compact.bands(), *compact.minima());
         let mut best: Option<(f32, u64)> = None;
         let threshold = self.threshold;
         let consider = |best: &mut Option<(f32, u64)>, sim: f32, cluster: u64| {
@@ -279,7 +303,7 @@ impl Clusterer {
             return own;
         };
         pending.candidates(&bands, 0, |doc| {
-            consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
+            consider(&mut best, minima.similarity(&doc.minima), doc.cluster)
         });
         let looked_at = u32::try_from(pending.entries.len()).unwrap_or(NONE);
         drop(pending);
@@ -295,7 +319,7 @@ impl Clusterer {
                     let table = seg.bands.table();
                     let alive = table.docs(band).filter(|&(doc, _)| seg.is_alive(doc));
                     for (doc, other) in alive.take(CANDIDATES_PER_BAND) {
-                        let sim = compact.similarity(other);
+                        let sim = minima.similarity(other);
                         if sim >= threshold
                             && let Some(cluster) = seg.cluster.first(doc)
                         {
@@ -314,7 +338,7 @@ impl Clusterer {
         // Again for entries other workers added while the lock was
         // released, and the new entry must link to the current chains.
         let previous = pending.candidates(&bands, looked_at, |doc| {
-            consider(&mut best, compact.similarity(&doc.compact), doc.cluster)
+            consider(&mut best, minima.similarity(&doc.minima), doc.cluster)
         });
         let cluster = best.map_or(own, |(_, c)| c);
         let Ok(i) = u32::try_from(pending.entries.len()) else {
@@ -322,7 +346,7 @@ impl Clusterer {
         };
         pending.entries.push(PendingDoc {
             cluster,
-            compact,
+            minima,
             previous,
         });
         for band in bands {
@@ -444,6 +468,56 @@ mod tests {
 
     fn sketch(text: &str) -> Sketch {
         Sketch::of_paragraphs(std::iter::once(text)).unwrap()
+    }
+
+    #[test]
+    fn a_band_table_finds_each_document_under_each_of_its_bands() {
+        // Sizes around the document-id widths, with copies (every
+        // seventh text repeats an earlier one) and documents without a
+        // sketch (every eleventh).
+        for docs in [1u32, 2, 3, 4, 5, 1000, 1025, 20_000] {
+            let text = |d: u32| {
+                let d = if d % 7 == 6 { d / 2 } else { d };
+                format!(
+                    "story {d} about w{} and w{} in {}",
+                    d * 31 % 97,
+                    d % 13,
+                    d / 3
+                )
+            };
+            let all: Vec<Option<Compact>> = (0..docs)
+                .map(|d| (d % 11 != 10).then(|| sketch(&text(d)).compact()))
+                .collect();
+            let compact = |d: DocId| all[d as usize];
+            let table = BandTable::from_sketches(docs, all.iter().copied());
+            let mut found = 0usize;
+            let mut strays = 0usize;
+            for d in 0..docs {
+                let Some(c) = compact(d) else {
+                    assert_eq!(table.sketches[d as usize], Minima::default());
+                    continue;
+                };
+                assert_eq!(&table.sketches[d as usize], c.minima(), "{docs} docs: {d}");
+                for key in c.bands() {
+                    let got: Vec<DocId> = table.docs(key).map(|(doc, _)| doc).collect();
+                    assert!(got.contains(&d), "{docs} docs: {d} not under {key:x}");
+                    let holders: Vec<DocId> = got
+                        .iter()
+                        .copied()
+                        .filter(|&o| compact(o).is_some_and(|o| o.bands().contains(&key)))
+                        .collect();
+                    assert!(holders.is_sorted(), "{docs} docs: {holders:?}");
+                    found += holders.len();
+                    strays += got.len() - holders.len();
+                }
+            }
+            // A stray shares a bucket and a tag of 12 bits or more.
+            assert!(
+                strays * 100 <= found,
+                "{docs} docs: {strays} strays, {found} found"
+            );
+        }
+        assert_eq!(BandTable::empty().docs(12345).count(), 0);
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub(crate) struct HashDir<T> {
     /// Sorted by hash.
     entries: Vec<T>,
     /// `dir[b]..dir[b + 1]` are the entries whose hash has `b` in its top
-    /// bits: about one entry per bucket.
+    /// bits: about one entry per bucket, or as many as
+    /// [`HashDir::with_bucket_size`] asked for.
     dir: Vec<u32>,
     shift: u32,
 }
@@ -32,7 +33,14 @@ impl<T: Keyed + Copy> HashDir<T> {
     /// table (a sixth of a 1% re-run's instructions on the corpus went to
     /// building the band tables).
     pub(crate) fn new(entries: Vec<T>) -> HashDir<T> {
-        let bits = entries.len().max(1).ilog2().clamp(1, 30);
+        HashDir::with_bucket_size(entries, 0)
+    }
+
+    /// As [`HashDir::new`], with about `2^log2_size` entries per bucket: a
+    /// directory of 4 bytes per bucket costs as much as a 4-byte entry
+    /// when there is one of each.
+    pub(crate) fn with_bucket_size(entries: Vec<T>, log2_size: u32) -> HashDir<T> {
+        let bits = (entries.len().max(1).ilog2().saturating_sub(log2_size)).clamp(1, 30);
         let shift = 64 - bits;
         let bucket = |e: &T| usize::try_from(e.key() >> shift).unwrap_or(usize::MAX);
         let buckets = 1usize << bits;
@@ -98,8 +106,31 @@ impl<T: Keyed + Copy> HashDir<T> {
         start..end.max(start)
     }
 
+    /// The table with every entry replaced by `f(entry)`, in place: the
+    /// directory, built from the old entries' hashes, still finds the new
+    /// ones by [`HashDir::bucket`]. For entries smaller than their hash.
+    pub(crate) fn map<U>(self, f: impl FnMut(T) -> U) -> HashDir<U> {
+        HashDir {
+            entries: self.entries.into_iter().map(f).collect(),
+            dir: self.dir,
+            shift: self.shift,
+        }
+    }
+}
+
+impl<T> HashDir<T> {
     pub(crate) fn entries(&self) -> &[T] {
         &self.entries
+    }
+
+    /// The entries whose hash shares its bucket with `hash`: those with
+    /// that hash, and others.
+    pub(crate) fn bucket(&self, hash: u64) -> &[T] {
+        let b = usize::try_from(hash >> self.shift).unwrap_or(usize::MAX);
+        match (self.dir.get(b), self.dir.get(b + 1)) {
+            (Some(&lo), Some(&hi)) => self.entries.get(lo as usize..hi as usize).unwrap_or(&[]),
+            _ => &[],
+        }
     }
 }
 
@@ -142,6 +173,31 @@ mod tests {
                 let h = next();
                 assert_eq!(get(h).len(), hashes.iter().filter(|&&o| o == h).count());
             }
+        }
+    }
+
+    #[test]
+    fn larger_buckets_still_hold_each_hash_and_its_mapped_entry() {
+        let mut next = xorshift(11);
+        for (n, log2_size) in [(0usize, 2), (1, 2), (5, 2), (4096, 2), (5000, 3), (3000, 0)] {
+            let hashes: Vec<u64> = (0..n).map(|_| next()).collect();
+            let dir = HashDir::with_bucket_size(hashes.clone(), log2_size);
+            let buckets = dir.dir.len() - 1;
+            if n >= 1 << (log2_size + 1) {
+                // About 2^log2_size entries a bucket: between that and twice it.
+                assert!(
+                    n >> log2_size >= buckets && n >> log2_size < 2 * buckets,
+                    "n {n}"
+                );
+            }
+            let small = dir.map(|h| h as u32);
+            for &h in &hashes {
+                assert!(small.bucket(h).contains(&(h as u32)), "n {n}, hash {h:x}");
+            }
+            let total: usize = (0..buckets)
+                .map(|b| small.bucket((b as u64) << small.shift).len())
+                .sum();
+            assert_eq!(total, n);
         }
     }
 

@@ -68,10 +68,19 @@ pub struct Sketch {
 /// the index costs a few masks, not a loop over slots.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Compact {
+    minima: Minima,
+    /// Bits 4..8 of the band slots, as nibbles like `minima.nibbles[0]`.
+    high: u64,
+}
+
+/// What comparing a sketch with another needs: a [`Compact`] without the
+/// band slots' high bits, which only make band keys. Ingest keeps one of
+/// these in memory for every committed document (see [`crate::cluster`]),
+/// so the 8 bytes matter: 40 bytes a document instead of 48.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Minima {
     nibbles: [u64; NIBBLE_WORDS],
     filled: u64,
-    /// Bits 4..8 of the band slots, as nibbles like `nibbles[0]`.
-    high: u64,
 }
 
 const NIBBLE_WORDS: usize = SLOTS.div_ceil(PER_WORD);
@@ -155,8 +164,10 @@ impl Sketch {
             *word = pack(slots, 0);
         }
         Compact {
-            nibbles,
-            filled: self.filled,
+            minima: Minima {
+                nibbles,
+                filled: self.filled,
+            },
             high: pack(&self.slots[..BAND_SLOTS], BITS),
         }
     }
@@ -169,7 +180,7 @@ impl Compact {
     /// chance match is only a candidate, which the comparison then drops.
     pub fn bands(&self) -> [u64; BANDS] {
         let mut out = [0u64; BANDS];
-        let (low, high) = (self.nibbles[0], self.high);
+        let (low, high) = (self.minima.nibbles[0], self.high);
         let width = BITS as usize * ROWS;
         let mask = (1 << width) - 1;
         for (b, key) in out.iter_mut().enumerate() {
@@ -180,32 +191,19 @@ impl Compact {
         out
     }
 
-    /// Estimated Jaccard similarity of the two bodies' shingle sets, in
-    /// 0..=1: the share of slots filled in either sketch whose minima are
-    /// the same shingle. Slots filled in both agree on their low bits by
-    /// chance one time in 16; the estimate corrects for that.
+    /// What [`Minima::similarity`] compares.
+    pub fn minima(&self) -> &Minima {
+        &self.minima
+    }
+
+    /// [`Minima::similarity`] of the two sketches.
     pub fn similarity(&self, other: &Compact) -> f32 {
-        let both = self.filled & other.filled;
-        let either = (self.filled | other.filled).count_ones();
-        if either == 0 {
-            return 0.0;
-        }
-        const LOW: u64 = 0x0111_1111_1111_1111;
-        let mut equal = 0;
-        for (w, (a, b)) in self.nibbles.iter().zip(&other.nibbles).enumerate() {
-            let x = a ^ b;
-            // Bit 0 of each nibble: set where the two nibbles are equal.
-            let same = !(x | x >> 1 | x >> 2 | x >> 3) & LOW;
-            equal += (same & spread(both >> (PER_WORD * w))).count_ones();
-        }
-        let chance = 1.0 / f32::from(1u8 << BITS);
-        let same = (equal as f32 - both.count_ones() as f32 * chance) / (1.0 - chance);
-        (same / either as f32).clamp(0.0, 1.0)
+        self.minima.similarity(&other.minima)
     }
 
     #[cfg(test)]
     fn slot(&self, i: usize) -> u64 {
-        self.nibbles[i / PER_WORD] >> (BITS as usize * (i % PER_WORD)) & ((1 << BITS) - 1)
+        self.minima.nibbles[i / PER_WORD] >> (BITS as usize * (i % PER_WORD)) & ((1 << BITS) - 1)
     }
 
     /// Packs into u64 values for a multi-valued fast field. The top byte of
@@ -213,10 +211,10 @@ impl Compact {
     /// the values by the column store.
     pub fn to_words(&self) -> [u64; WORDS] {
         let mut out = [0u64; WORDS];
-        for (i, (w, nibbles)) in out.iter_mut().zip(&self.nibbles).enumerate() {
+        for (i, (w, nibbles)) in out.iter_mut().zip(&self.minima.nibbles).enumerate() {
             *w = (i as u64) << 60 | nibbles;
         }
-        out[NIBBLE_WORDS] = (NIBBLE_WORDS as u64) << 60 | self.filled;
+        out[NIBBLE_WORDS] = (NIBBLE_WORDS as u64) << 60 | self.minima.filled;
         out[NIBBLE_WORDS + 1] = ((NIBBLE_WORDS + 1) as u64) << 60 | self.high;
         out
     }
@@ -241,10 +239,34 @@ impl Compact {
             }
         }
         (seen == (1 << WORDS) - 1).then_some(Compact {
-            nibbles,
-            filled,
+            minima: Minima { nibbles, filled },
             high,
         })
+    }
+}
+
+impl Minima {
+    /// Estimated Jaccard similarity of the two bodies' shingle sets, in
+    /// 0..=1: the share of slots filled in either sketch whose minima are
+    /// the same shingle. Slots filled in both agree on their low bits by
+    /// chance one time in 16; the estimate corrects for that.
+    pub fn similarity(&self, other: &Minima) -> f32 {
+        let both = self.filled & other.filled;
+        let either = (self.filled | other.filled).count_ones();
+        if either == 0 {
+            return 0.0;
+        }
+        const LOW: u64 = 0x0111_1111_1111_1111;
+        let mut equal = 0;
+        for (w, (a, b)) in self.nibbles.iter().zip(&other.nibbles).enumerate() {
+            let x = a ^ b;
+            // Bit 0 of each nibble: set where the two nibbles are equal.
+            let same = !(x | x >> 1 | x >> 2 | x >> 3) & LOW;
+            equal += (same & spread(both >> (PER_WORD * w))).count_ones();
+        }
+        let chance = 1.0 / f32::from(1u8 << BITS);
+        let same = (equal as f32 - both.count_ones() as f32 * chance) / (1.0 - chance);
+        (same / either as f32).clamp(0.0, 1.0)
     }
 }
 
@@ -697,11 +719,11 @@ mod tests {
             let mut words = text(seed, 20 + seed as usize * 7);
             words.truncate(10 + seed as usize * 5);
             let b = sketch(&words).compact();
-            let both = a.filled & b.filled;
+            let both = a.minima.filled & b.minima.filled;
             let equal = (0..SLOTS)
                 .filter(|&i| both >> i & 1 == 1 && a.slot(i) == b.slot(i))
                 .count() as f32;
-            let either = (a.filled | b.filled).count_ones() as f32;
+            let either = (a.minima.filled | b.minima.filled).count_ones() as f32;
             let want = ((equal - both.count_ones() as f32 / 16.0) / (15.0 / 16.0) / either)
                 .clamp(0.0, 1.0);
             assert!((a.similarity(&b) - want).abs() < 1e-6, "seed {seed}");
