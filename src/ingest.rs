@@ -5,8 +5,8 @@
 //! rayon workers stat each file and compare it with what the index already
 //! holds (path, size, mtime, content hash, read from fast fields at start);
 //! only new or changed files are read, decoded, parsed and handed to tantivy's
-//! `add_document`, which blocks when its own queue is full, so memory stays
-//! flat however large the archive. The first few hundred documents (a few
+//! `add_document`, after waiting while 8 MiB of text is in its queue, so
+//! memory stays flat however large the archive or its articles. The first few hundred documents (a few
 //! MiB of text at most) are held back until the run shows its size: a run
 //! that ends with fewer (a typical cron re-run) is indexed by one thread
 //! into one segment, a larger one by every thread. Every `commit_every`
@@ -28,7 +28,7 @@ use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -388,6 +388,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         clusters: &clusters,
         index: &index,
         writer: RwLock::new(None),
+        queue: Arc::default(),
         held: Mutex::new(Some(Held::default())),
         progress,
         counters: Counters::default(),
@@ -504,7 +505,7 @@ fn tell(counters: &Counters, progress: &dyn Progress, path: &Path, kind: NoticeK
 /// `add_document` only says that it died; the cause is returned when the
 /// thread is joined, which `prepare_commit` does. Nothing is committed: the
 /// prepared commit is aborted.
-fn cause_of_failure(writer: RwLock<Option<IndexWriter>>, e: Error, root: &Path) -> Error {
+fn cause_of_failure(writer: RwLock<Option<Writer>>, e: Error, root: &Path) -> Error {
     if !matches!(&e, Error::Engine { context, .. } if context.starts_with("cannot index")) {
         return e;
     }
@@ -540,7 +541,7 @@ const MIN_THREAD_BUDGET: usize = 15_000_000;
 
 /// Opens the writer and collects the files a crash left behind that no
 /// commit references.
-fn open_writer(index: &Index, opts: &IngestOptions, load: Load) -> Result<IndexWriter> {
+fn open_writer(index: &Index, opts: &IngestOptions, load: Load) -> Result<Writer> {
     let (threads, per_thread) = match load {
         Load::Small => (1, MIN_THREAD_BUDGET),
         Load::Full => {
@@ -558,7 +559,7 @@ fn open_writer(index: &Index, opts: &IngestOptions, load: Load) -> Result<IndexW
         .memory_budget_per_thread(per_thread)
         .num_merge_threads(1)
         .build();
-    let writer: IndexWriter = index
+    let writer: Writer = index
         .writer_with_options(options)
         .map_err(|e| Error::engine("cannot open the index for writing", e))?;
     writer.set_merge_policy(Box::new(BoundedMergePolicy::default()));
@@ -596,7 +597,10 @@ fn has_orphans(index: &Index) -> bool {
 /// A delete that matches no document (no path holds a NUL) takes that
 /// number instead. Found by the kill -9 cron test; reproduced with tantivy
 /// alone by `first_delete_of_a_session_survives_a_merge` below.
-fn use_up_first_opstamp(writer: &IndexWriter, path: tantivy::schema::Field) {
+fn use_up_first_opstamp<D: tantivy::Document>(
+    writer: &IndexWriter<D>,
+    path: tantivy::schema::Field,
+) {
     writer.delete_term(Term::from_field_text(path, "\u{0}"));
 }
 
@@ -705,7 +709,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 fn commit(
-    writer: &mut IndexWriter,
+    writer: &mut Writer,
     root: &Path,
     started_at: u64,
     finished: bool,
@@ -925,7 +929,9 @@ struct Run<'a> {
     index: &'a Index,
     /// Opened when the hold is released, or by the first deletion after
     /// the files are done (see [`Run::with_sink`], [`Run::writer`]).
-    writer: RwLock<Option<IndexWriter>>,
+    writer: RwLock<Option<Writer>>,
+    /// Text waiting in the writer's queue.
+    queue: Arc<Queue>,
     /// Operations held back until the run shows its size; `None` once
     /// released.
     held: Mutex<Option<Held>>,
@@ -972,19 +978,20 @@ impl Held {
 
 enum Op {
     Delete(Term),
-    Add(TantivyDocument),
+    /// A document and its file's size.
+    Add(TantivyDocument, u64),
 }
 
 /// Where a worker's index operations go.
 enum Sink<'a> {
-    Writer(&'a IndexWriter),
+    Writer(&'a Writer, &'a Arc<Queue>),
     Held(&'a mut Held),
 }
 
 impl Sink<'_> {
     fn delete_term(&mut self, term: Term) {
         match self {
-            Sink::Writer(w) => {
+            Sink::Writer(w, _) => {
                 w.delete_term(term);
             }
             Sink::Held(h) => h.ops.push(Op::Delete(term)),
@@ -994,14 +1001,88 @@ impl Sink<'_> {
     /// Adds a document made from a file of `size` bytes.
     fn add_document(&mut self, doc: TantivyDocument, size: u64) -> tantivy::Result<()> {
         match self {
-            Sink::Writer(w) => w.add_document(doc).map(drop),
+            Sink::Writer(w, queue) => w.add_document(queue.enter(doc, size)).map(drop),
             Sink::Held(h) => {
-                h.ops.push(Op::Add(doc));
+                h.ops.push(Op::Add(doc, size));
                 h.docs += 1;
                 h.bytes += size;
                 Ok(())
             }
         }
+    }
+}
+
+/// tantivy's writer, fed documents that count themselves out of the queue.
+type Writer = IndexWriter<QueuedDoc>;
+
+/// Text that may wait in tantivy's queue of documents to index. Its own
+/// bound is 10,000 documents whatever their size: 1,200 articles of 1 MB
+/// took 1.1 GB of memory, and at the 4 MiB file limit the queue could
+/// have held 40 GB. 8 MiB is still a few hundred milliseconds of
+/// indexing work.
+const QUEUED_BYTES: u64 = 8 << 20;
+
+/// The bytes of text in tantivy's queue: added before a document is
+/// handed over, taken off when tantivy drops it, indexed.
+#[derive(Default)]
+struct Queue {
+    bytes: Mutex<u64>,
+    drained: Condvar,
+}
+
+impl Queue {
+    /// Waits until `size` more bytes fit (a document larger than the bound
+    /// waits for an empty queue), then counts them in.
+    fn enter(self: &Arc<Self>, doc: TantivyDocument, size: u64) -> QueuedDoc {
+        // Nothing panics while holding the lock: a poisoned one is as good.
+        let mut bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        while *bytes > 0 && *bytes + size > QUEUED_BYTES {
+            bytes = self.drained.wait(bytes).unwrap_or_else(|e| e.into_inner());
+        }
+        *bytes += size;
+        QueuedDoc {
+            doc,
+            queued: Queued {
+                queue: Arc::clone(self),
+                size,
+            },
+        }
+    }
+}
+
+/// A document's place in the [`Queue`], given up when it is dropped.
+struct Queued {
+    queue: Arc<Queue>,
+    size: u64,
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        let mut bytes = self.queue.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        *bytes = bytes.saturating_sub(self.size);
+        self.queue.drained.notify_all();
+    }
+}
+
+/// A document in tantivy's queue. tantivy drops it once indexed (or when
+/// its thread dies), which frees its place.
+struct QueuedDoc {
+    doc: TantivyDocument,
+    queued: Queued,
+}
+
+impl tantivy::Document for QueuedDoc {
+    type Value<'a> = <TantivyDocument as tantivy::Document>::Value<'a>;
+    type FieldsValuesIter<'a> = <TantivyDocument as tantivy::Document>::FieldsValuesIter<'a>;
+
+    fn iter_fields_and_values(&self) -> Self::FieldsValuesIter<'_> {
+        self.doc.iter_fields_and_values()
+    }
+
+    fn into_tantivy_document(self) -> TantivyDocument {
+        let QueuedDoc { doc, queued } = self;
+        drop(queued);
+        doc
     }
 }
 
@@ -1461,7 +1542,7 @@ impl Run<'_> {
         {
             let guard = self.writer.read().map_err(|_| poisoned())?;
             if let Some(writer) = guard.as_ref() {
-                return f(&mut Sink::Writer(writer));
+                return f(&mut Sink::Writer(writer, &self.queue));
             }
         }
         // Not under the writer's read lock: releasing the hold takes the
@@ -1474,7 +1555,7 @@ impl Run<'_> {
             let Some(writer) = guard.as_ref() else {
                 return Err(internal("index writer missing"));
             };
-            return f(&mut Sink::Writer(writer));
+            return f(&mut Sink::Writer(writer, &self.queue));
         };
         let result = f(&mut Sink::Held(hold))?;
         if hold.is_full(HELD_DOCS.min(self.opts.commit_every)) {
@@ -1521,13 +1602,15 @@ impl Run<'_> {
                 Op::Delete(term) => {
                     writer.delete_term(term);
                 }
-                Op::Add(doc) => {
-                    writer.add_document(doc).map_err(|e| {
-                        Error::engine(
-                            format!("cannot index into {}", self.opts.index_dir.display()),
-                            e,
-                        )
-                    })?;
+                Op::Add(doc, size) => {
+                    writer
+                        .add_document(self.queue.enter(doc, size))
+                        .map_err(|e| {
+                            Error::engine(
+                                format!("cannot index into {}", self.opts.index_dir.display()),
+                                e,
+                            )
+                        })?;
                 }
             }
         }
@@ -1539,7 +1622,7 @@ impl Run<'_> {
     /// queue, which was a quarter of such a run's fixed cost (2.4 of 10 ms
     /// with an empty folder). Used once the files are done (after
     /// [`Run::release_hold`]), for deletions only: one thread.
-    fn writer(&self) -> Result<std::sync::RwLockReadGuard<'_, Option<IndexWriter>>> {
+    fn writer(&self) -> Result<std::sync::RwLockReadGuard<'_, Option<Writer>>> {
         let poisoned = || internal("index writer lock poisoned");
         {
             let guard = self.writer.read().map_err(|_| poisoned())?;
@@ -1746,6 +1829,43 @@ mod tests {
     use tantivy::schema::{STORED, STRING, Schema};
     use tantivy::{Index, doc};
 
+    #[test]
+    fn the_queue_holds_back_text_past_its_bound_until_some_is_indexed() {
+        use std::sync::atomic::AtomicBool;
+        let queue = Arc::new(Queue::default());
+        let doc = TantivyDocument::default;
+        // Larger than the bound: an empty queue takes it.
+        let huge = queue.enter(doc(), QUEUED_BYTES * 2);
+        drop(huge);
+        let first = queue.enter(doc(), QUEUED_BYTES / 2 + 1);
+        let entered = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (queue, entered) = (Arc::clone(&queue), Arc::clone(&entered));
+            std::thread::spawn(move || {
+                let second = queue.enter(doc(), QUEUED_BYTES / 2);
+                entered.store(true, Ordering::SeqCst);
+                second
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!entered.load(Ordering::SeqCst), "entered a full queue");
+        // What tantivy does with an indexed document.
+        drop(tantivy::Document::into_tantivy_document(first));
+        // Generous: a broken queue never lets it in; a correct one at once.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !waiter.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            waiter.is_finished(),
+            "still waiting after the queue drained"
+        );
+        let second = waiter.join().unwrap();
+        assert!(entered.load(Ordering::SeqCst));
+        assert_eq!(*queue.bytes.lock().unwrap(), QUEUED_BYTES / 2);
+        drop(second);
+        assert_eq!(*queue.bytes.lock().unwrap(), 0);
+    }
     #[test]
     fn a_file_just_over_the_limit_is_told_in_bytes() {
         let mib = 1024 * 1024;
