@@ -1026,20 +1026,42 @@ const QUEUED_BYTES: u64 = 8 << 20;
 /// handed over, taken off when tantivy drops it, indexed.
 #[derive(Default)]
 struct Queue {
-    bytes: Mutex<u64>,
+    state: Mutex<QueueState>,
     drained: Condvar,
 }
 
+#[derive(Default)]
+struct QueueState {
+    bytes: u64,
+    /// Documents taken off so far: whether tantivy made progress.
+    taken: u64,
+}
+
+/// How long a worker waits for tantivy to take a document before it hands
+/// its own over anyway. A writer whose indexing threads died (a full disk)
+/// takes nothing, and its queued documents are only dropped with it; the
+/// worker's `add_document` then fails, and the run reports the cause.
+const QUEUE_STALL: Duration = Duration::from_secs(1);
+
 impl Queue {
     /// Waits until `size` more bytes fit (a document larger than the bound
-    /// waits for an empty queue), then counts them in.
+    /// waits for an empty queue), or tantivy has taken nothing for
+    /// [`QUEUE_STALL`], then counts them in.
     fn enter(self: &Arc<Self>, doc: TantivyDocument, size: u64) -> QueuedDoc {
         // Nothing panics while holding the lock: a poisoned one is as good.
-        let mut bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
-        while *bytes > 0 && *bytes + size > QUEUED_BYTES {
-            bytes = self.drained.wait(bytes).unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while state.bytes > 0 && state.bytes + size > QUEUED_BYTES {
+            let taken = state.taken;
+            let (next, wait) = self
+                .drained
+                .wait_timeout(state, QUEUE_STALL)
+                .unwrap_or_else(|e| e.into_inner());
+            state = next;
+            if wait.timed_out() && state.taken == taken {
+                break;
+            }
         }
-        *bytes += size;
+        state.bytes += size;
         QueuedDoc {
             doc,
             queued: Queued {
@@ -1058,8 +1080,9 @@ struct Queued {
 
 impl Drop for Queued {
     fn drop(&mut self) {
-        let mut bytes = self.queue.bytes.lock().unwrap_or_else(|e| e.into_inner());
-        *bytes = bytes.saturating_sub(self.size);
+        let mut state = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.bytes = state.bytes.saturating_sub(self.size);
+        state.taken += 1;
         self.queue.drained.notify_all();
     }
 }
@@ -1862,9 +1885,27 @@ mod tests {
         );
         let second = waiter.join().unwrap();
         assert!(entered.load(Ordering::SeqCst));
-        assert_eq!(*queue.bytes.lock().unwrap(), QUEUED_BYTES / 2);
+        assert_eq!(queue.state.lock().unwrap().bytes, QUEUED_BYTES / 2);
         drop(second);
-        assert_eq!(*queue.bytes.lock().unwrap(), 0);
+        assert_eq!(queue.state.lock().unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn a_queue_that_nothing_leaves_lets_a_document_through() {
+        // A writer whose threads died keeps its queued documents.
+        let queue = Arc::new(Queue::default());
+        let _stuck = queue.enter(TantivyDocument::default(), QUEUED_BYTES);
+        let started = Instant::now();
+        let waiter = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || drop(queue.enter(TantivyDocument::default(), 1)))
+        };
+        let deadline = started + Duration::from_secs(60);
+        while !waiter.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(waiter.is_finished(), "waits forever on a stuck queue");
+        assert!(started.elapsed() >= QUEUE_STALL, "did not wait at all");
     }
     #[test]
     fn a_file_just_over_the_limit_is_told_in_bytes() {
