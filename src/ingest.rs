@@ -2004,6 +2004,105 @@ mod tests {
         }
     }
 
+    /// Segments of these sizes (documents, deleted documents), and the
+    /// merges the policy asks for, as indexes into them, each sorted.
+    fn merges_of(sizes: &[(u32, u32)]) -> Vec<Vec<usize>> {
+        use tantivy::index::SegmentId;
+        let index = Index::create_in_ram(tantivy::schema::Schema::builder().build());
+        let metas: Vec<tantivy::index::SegmentMeta> = sizes
+            .iter()
+            .map(|&(docs, deleted)| {
+                let meta = index.new_segment_meta(SegmentId::generate_random(), docs);
+                if deleted > 0 {
+                    meta.with_delete_meta(deleted, 0)
+                } else {
+                    meta
+                }
+            })
+            .collect();
+        let mut merges: Vec<Vec<usize>> = BoundedMergePolicy::default()
+            .compute_merge_candidates(&metas)
+            .into_iter()
+            .map(|c| {
+                let mut at: Vec<usize> =
+                    c.0.iter()
+                        .filter_map(|id| metas.iter().position(|m| m.id() == *id))
+                        .collect();
+                assert_eq!(at.len(), c.0.len(), "a candidate names an unknown segment");
+                at.sort_unstable();
+                at
+            })
+            .collect();
+        merges.sort();
+        merges
+    }
+
+    #[test]
+    fn the_merge_policy_merges_levels_of_four_and_leaves_large_segments() {
+        let small = (238, 0);
+        // What cron runs leave: three small segments wait for a fourth.
+        assert!(merges_of(&[small; 3]).is_empty());
+        assert_eq!(merges_of(&[small; 4]), [vec![0, 1, 2, 3]]);
+        // Segments past half the cap are left alone, however many.
+        assert!(merges_of(&[(60_000, 0); 6]).is_empty());
+        // A level merges in groups of at most the cap; a group of one
+        // waits.
+        assert_eq!(merges_of(&[(25_000, 0); 5]), [vec![1, 2, 3, 4]]);
+        // Levels are by size: four small ones merge, the mid-sized one
+        // waits for its peers, the large one stays.
+        assert_eq!(
+            merges_of(&[(60_000, 0), (30_000, 0), small, small, small, small]),
+            [vec![2, 3, 4, 5]]
+        );
+        // A segment a third deleted is merged, even alone and large.
+        assert_eq!(merges_of(&[(60_000, 25_000), (60_000, 0)]), [vec![0]]);
+        assert!(merges_of(&[(60_000, 19_000)]).is_empty());
+    }
+
+    #[test]
+    fn no_merge_exceeds_the_cap_or_repeats_a_segment() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..200 {
+            let count = 1 + next(30) as usize;
+            let sizes: Vec<(u32, u32)> = (0..count)
+                .map(|_| {
+                    let docs = 1 + next(80_000) as u32;
+                    let deleted = if next(4) == 0 {
+                        next(u64::from(docs)) as u32
+                    } else {
+                        0
+                    };
+                    (docs, deleted)
+                })
+                .collect();
+            let merges = merges_of(&sizes);
+            let mut seen = std::collections::HashSet::new();
+            for m in &merges {
+                let live: u32 = m.iter().map(|&i| sizes[i].0 - sizes[i].1).sum();
+                let wasteful = m.iter().any(|&i| sizes[i].1 * 3 > sizes[i].0);
+                assert!(m.len() >= 2 || wasteful, "{sizes:?}: {m:?}");
+                assert!(
+                    live <= MAX_MERGED_DOCS || m.len() == 1,
+                    "{sizes:?}: {m:?} holds {live}"
+                );
+                for &i in m {
+                    assert!(seen.insert(i), "{sizes:?}: segment {i} in two merges");
+                    let (docs, deleted) = sizes[i];
+                    assert!(
+                        docs - deleted < MAX_MERGED_DOCS / 2 || deleted * 3 > docs,
+                        "{sizes:?}: a large segment {i} merged"
+                    );
+                }
+            }
+        }
+    }
+
     /// The table itself is tested in `hashdir`; this checks what `Known`
     /// adds: a lookup returns every entry of its path and marks exactly
     /// those as seen.
