@@ -6,10 +6,11 @@
 //! holds (path, size, mtime, content hash, read from fast fields at start);
 //! only new or changed files are read, decoded, parsed and handed to tantivy's
 //! `add_document`, after waiting while 8 MiB of text is in its queue, so
-//! memory stays flat however large the archive or its articles. The first few hundred documents (a few
-//! MiB of text at most) are held back until the run shows its size: a run
-//! that ends with fewer (a typical cron re-run) is indexed by one thread
-//! into one segment, a larger one by every thread. Every `commit_every`
+//! memory stays flat however large the archive or its articles. The first
+//! few hundred documents (a few MiB of text at most) are held back until
+//! the run shows its size: a run that ends with fewer (a typical cron
+//! re-run) is indexed by one thread into one segment, a larger one by
+//! every thread. Every `commit_every`
 //! documents the writer commits, so a crash loses at most one batch of work
 //! and never anything committed; a re-run finds the committed files
 //! unchanged and goes on.
