@@ -1690,9 +1690,28 @@ struct StorySegment {
     /// The story of each match, in order.
     matched: Vec<u64>,
     /// The rank of each match, while there are at most `record_cap`.
-    ranked: Option<Vec<Ranked>>,
+    recorded: Option<Recorded>,
     record_cap: usize,
     batch: Batch,
+}
+
+/// The ranks of a segment's matches, in the order of its `matched`, in 8
+/// bytes a match for relevance and 16 for a date sort rather than a
+/// [`Ranked`]'s 24: the pages written are most of a frequent word's page
+/// faults, and a fault costs more than the match.
+struct Recorded {
+    segment: SegmentOrdinal,
+    hits: Vec<(DocId, Score)>,
+    /// Sort keys, for date sorts only (a relevance key is always 0).
+    keys: Vec<i64>,
+}
+
+impl Recorded {
+    fn get(&self, i: usize) -> Option<Ranked> {
+        let &(doc, score) = self.hits.get(i)?;
+        let key = self.keys.get(i).copied().unwrap_or(0);
+        Some((key, score, DocAddress::new(self.segment, doc)))
+    }
 }
 
 impl StorySegment {
@@ -1701,17 +1720,21 @@ impl StorySegment {
             columns,
             top,
             matched,
-            ranked,
+            recorded,
             record_cap,
             batch,
         } = self;
+        let dated = columns.dates.is_some();
         columns.resolve(batch, |cluster, r| {
             matched.push(cluster);
-            if let Some(all) = ranked {
-                if all.len() < *record_cap {
-                    all.push(r);
+            if let Some(all) = recorded {
+                if all.hits.len() < *record_cap {
+                    all.hits.push((r.2.doc_id, r.1));
+                    if dated {
+                        all.keys.push(r.0);
+                    }
                 } else {
-                    *ranked = None;
+                    *recorded = None;
                 }
             }
             top.offer(cluster, r);
@@ -1728,11 +1751,22 @@ impl Collector for StoryCollector {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<StorySegment> {
+        // Sized for every document: pages are touched only as matches
+        // fill them, whereas growing by doubling copied and touched each
+        // match again (a third of a frequent word's page faults).
+        let docs = reader.max_doc() as usize;
+        let columns = StoryColumns::new(segment, reader, self.sort)?;
+        let recorded = docs.min(self.record_cap);
+        let keys = if columns.dates.is_some() { recorded } else { 0 };
         Ok(StorySegment {
-            columns: StoryColumns::new(segment, reader, self.sort)?,
+            columns,
             top: TopStories::new(self.k),
-            matched: Vec::new(),
-            ranked: Some(Vec::new()),
+            matched: Vec::with_capacity(docs),
+            recorded: Some(Recorded {
+                segment,
+                hits: Vec::with_capacity(recorded),
+                keys: Vec::with_capacity(keys),
+            }),
             record_cap: self.record_cap,
             batch: Batch::new(),
         })
@@ -1758,15 +1792,16 @@ impl Collector for StoryCollector {
         // Copies are counted (and, when every segment recorded its
         // matches, gathered) for the stories kept only; the rest are only
         // counted as stories.
-        let recorded = fruits.iter().all(|(_, _, ranked)| ranked.is_some());
+        let all_recorded = fruits.iter().all(|(_, _, recorded)| recorded.is_some());
         let mut counts: CountMap = top.keys().map(|&c| (c, 0)).collect();
         let mut copies = MemberMap::default();
-        for (_, matched, ranked) in &fruits {
-            let ranked = ranked.as_deref().unwrap_or_default();
+        for (_, matched, recorded) in &fruits {
             for (i, cluster) in matched.iter().enumerate() {
                 if let Some(n) = counts.get_mut(cluster) {
                     *n += 1;
-                    if let (true, Some(&r)) = (recorded, ranked.get(i)) {
+                    if let (true, Some(r)) =
+                        (all_recorded, recorded.as_ref().and_then(|rec| rec.get(i)))
+                    {
                         copies.entry(*cluster).or_default().push(r);
                     }
                 }
@@ -1774,7 +1809,7 @@ impl Collector for StoryCollector {
         }
         copies.retain(|cluster, _| counts.get(cluster) > Some(&1));
         let stories = distinct(fruits.iter().map(|(_, m, _)| m.as_slice()));
-        Ok((top, counts, stories, recorded.then_some(copies)))
+        Ok((top, counts, stories, all_recorded.then_some(copies)))
     }
 }
 
@@ -1816,12 +1851,12 @@ fn distinct<'a>(parts: impl Iterator<Item = &'a [u64]> + Clone) -> u64 {
 
 /// Matches a segment records with their ranks, so that a collapsed search
 /// finds the copies of the stories it shows without a second pass; beyond
-/// this (1.5 MB of records), it keeps only their stories and a second pass
-/// runs.
+/// this (512 KiB of records, 1 MiB for a date sort), it keeps only their
+/// stories and a second pass runs.
 const RECORD_CAP: usize = 1 << 16;
 
 impl SegmentCollector for StorySegment {
-    type Fruit = (BestMap, Vec<u64>, Option<Vec<Ranked>>);
+    type Fruit = (BestMap, Vec<u64>, Option<Recorded>);
 
     fn collect(&mut self, doc: DocId, score: Score) {
         if self.batch.push(doc, score) {
@@ -1831,7 +1866,7 @@ impl SegmentCollector for StorySegment {
 
     fn harvest(mut self) -> Self::Fruit {
         self.flush();
-        (self.top.into_best(), self.matched, self.ranked)
+        (self.top.into_best(), self.matched, self.recorded)
     }
 }
 
@@ -2413,18 +2448,10 @@ mod tests {
         let open = IndexDir::new(&index_dir).open_for_search(&schema).unwrap();
         let sparse = Sparse::of(&open.searcher).unwrap();
         let stats = sparse.statistics(&open.searcher);
-        let run = |k: usize, cap: usize| {
+        let run = |sort: Sort, k: usize, cap: usize| {
             let facets = FacetCollector { kinds: Vec::new() };
-            let (top, total, _, stories) = collapsed(
-                &open.searcher,
-                &stats,
-                &AllQuery,
-                Sort::Relevance,
-                k,
-                facets,
-                cap,
-            )
-            .unwrap();
+            let (top, total, _, stories) =
+                collapsed(&open.searcher, &stats, &AllQuery, sort, k, facets, cap).unwrap();
             let mut top: Vec<_> = top
                 .into_iter()
                 .map(|(c, s)| (c, s.best, s.count, s.members))
@@ -2432,8 +2459,13 @@ mod tests {
             top.sort_by_key(|t| t.0);
             (top, total, stories)
         };
-        for k in [1, 3, 50] {
-            let second_pass = run(k, 0);
+        // A date sort records the copies' dates too: were they lost, the
+        // copies' order and best copy would differ from the second pass's.
+        for (sort, k) in [Sort::Relevance, Sort::Newest, Sort::Oldest]
+            .into_iter()
+            .flat_map(|s| [1, 3, 50].map(|k| (s, k)))
+        {
+            let second_pass = run(sort, k, 0);
             assert_eq!(
                 second_pass.1 as u64, report.documents,
                 "every match counted"
@@ -2445,7 +2477,7 @@ mod tests {
                     .any(|t| t.2 as usize == COPIES && t.3.len() == COPIES - 1)
             );
             for cap in [4, BATCH + 3, RECORD_CAP] {
-                assert_eq!(run(k, cap), second_pass, "k {k}, cap {cap}");
+                assert_eq!(run(sort, k, cap), second_pass, "{sort:?}, k {k}, cap {cap}");
             }
         }
     }
