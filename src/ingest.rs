@@ -445,11 +445,18 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestRep
         None if committed => Some(open_writer(&index, opts, Load::Small)?),
         open_or_not_needed => open_or_not_needed,
     };
+    let before: Vec<_> = searcher
+        .segment_readers()
+        .iter()
+        .map(|r| r.segment_id())
+        .collect();
+    // Freed before the last merges, which map their inputs: at a million
+    // articles the band tables alone are 64 MB, and the merges at the end
+    // made the run's peak.
+    drop((clusters, known, searcher));
     if let Some(mut writer) = writer {
         if committed {
-            writer.set_merge_policy(Box::new(BoundedMergePolicy::finishing(
-                searcher.segment_readers().iter().map(|r| r.segment_id()),
-            )));
+            writer.set_merge_policy(Box::new(BoundedMergePolicy::finishing(before)));
             let summary = counters.to_report(opts, started.elapsed());
             commit(
                 &mut writer,
