@@ -133,7 +133,7 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(16..=16384), value_name = "MIB")]
     pub memory: u64,
 
-    /// Reading and parsing threads; half as many, rounded up, index (a run under 500 documents and 8 MiB indexes with one) [default: number of CPUs]
+    /// Reading, parsing and indexing threads (a run under 500 documents and 8 MiB indexes with one) [default: number of CPUs]
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
     pub threads: Option<u16>,
 

@@ -67,8 +67,7 @@ pub struct IngestOptions {
     pub schema: NewsSchema,
     /// Extensions of candidate files, without the dot.
     pub extensions: Vec<String>,
-    /// Worker threads for reading and parsing; half as many (rounded up)
-    /// index.
+    /// Worker threads for reading and parsing, and tantivy indexing threads.
     pub threads: usize,
     /// Total memory budget of the indexing threads, in bytes.
     pub memory_budget: usize,
@@ -557,13 +556,7 @@ fn open_writer(index: &Index, opts: &IngestOptions, load: Load) -> Result<Writer
     let (threads, per_thread) = match load {
         Load::Small => (1, MIN_THREAD_BUDGET),
         Load::Full => {
-            // Half the threads index, the other half read, parse and
-            // cluster, which is about half the work. On two cores one
-            // indexing thread took 18% less CPU and 6% less time than two
-            // at `--scale 10` (fewer, larger segments to flush and merge,
-            // one term table in the cache instead of two), but 28% more
-            // time on the corpus, whose last segment it flushes alone.
-            let threads = opts.threads.div_ceil(2).clamp(1, 8);
+            let threads = opts.threads.clamp(1, 8);
             (
                 threads,
                 (opts.memory_budget / threads).max(MIN_THREAD_BUDGET),
@@ -624,10 +617,8 @@ fn use_up_first_opstamp<D: tantivy::Document>(
 
 /// Documents a merge may combine; also the largest segment merges produce.
 /// A merge maps its input segments whole, so this bounds an ingest's peak
-/// memory whatever the size of the archive. A little over twice the
-/// default `--commit-every`, so that the segments of two commits by one
-/// indexing thread (50,000 documents and a few each) can be merged.
-const MAX_MERGED_DOCS: u32 = 110_000;
+/// memory whatever the size of the archive.
+const MAX_MERGED_DOCS: u32 = 100_000;
 
 /// tantivy's log merge policy with a cap: segments are grouped in levels of
 /// similar size (as `LogMergePolicy` does), a level with at least
@@ -2203,7 +2194,7 @@ mod tests {
         // Two segments below the cap are few enough.
         assert!(last_merges_of(&[(12_000, new), (11_000, new)]).is_empty());
         // Segments at the cap do not count, and none is merged past it.
-        assert!(last_merges_of(&[(66_000, new), (55_000, new), (110_000, new)]).is_empty());
+        assert!(last_merges_of(&[(60_000, new), (50_000, new), (100_000, new)]).is_empty());
         // The levels come first: four of a level merge as a level.
         assert_eq!(
             last_merges_of(&[
