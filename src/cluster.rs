@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tantivy::columnar::Column;
 use tantivy::fastfield::AliveBitSet;
 use tantivy::index::SegmentId;
-use tantivy::{DocId, Index, IndexReader, ReloadPolicy, Searcher, SegmentReader};
+use tantivy::{DocId, IndexReader, Searcher, SegmentReader};
 
 use crate::error::{Error, Result};
 use crate::hashdir::HashDir;
@@ -218,20 +218,18 @@ impl Pending {
 }
 
 impl Clusterer {
-    /// A clusterer over the committed state of `index`.
+    /// A clusterer over the committed state `reader` shows, which it
+    /// reloads after each commit: a reader with
+    /// [`tantivy::ReloadPolicy::Manual`], shared with the run it serves, so that
+    /// the index's segments are opened once and no watcher thread runs.
     ///
     /// # Errors
     ///
     /// When the index cannot be read.
-    pub fn new(index: &Index, schema: &NewsSchema) -> Result<Clusterer> {
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|e| Error::engine("cannot read the index", e))?;
+    pub fn new(reader: &IndexReader, schema: &NewsSchema) -> Result<Clusterer> {
         let clusterer = Clusterer {
             threshold: schema.dedup_threshold,
-            reader,
+            reader: reader.clone(),
             segments: RwLock::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
         };
@@ -465,9 +463,18 @@ fn for_each_live(searcher: &Searcher, mut f: impl FnMut(usize, DocId, u64)) -> t
 mod tests {
     use super::*;
     use crate::schema::NewsSchema;
+    use tantivy::{Index, ReloadPolicy};
 
     fn sketch(text: &str) -> Sketch {
         Sketch::of_paragraphs(std::iter::once(text)).unwrap()
+    }
+
+    fn manual_reader(index: &Index) -> IndexReader {
+        index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .unwrap()
     }
 
     #[test]
@@ -524,7 +531,7 @@ mod tests {
     fn copies_in_one_batch_share_a_cluster() {
         let schema = NewsSchema::embedded().unwrap();
         let index = Index::create_in_ram(schema.tantivy.clone());
-        let c = Clusterer::new(&index, &schema).unwrap();
+        let c = Clusterer::new(&manual_reader(&index), &schema).unwrap();
         let text = "Shr 19 cts vs 38 cts Net 397,000 vs 788,000 Nine mths Shr 80 cts";
         assert_eq!(c.assign(&sketch(text), 1), 1);
         assert_eq!(c.assign(&sketch(text), 2), 1);
@@ -538,7 +545,7 @@ mod tests {
     fn a_dissimilar_doc_sharing_bands_does_not_hide_earlier_copies() {
         let schema = NewsSchema::embedded().unwrap();
         let index = Index::create_in_ram(schema.tantivy.clone());
-        let c = Clusterer::new(&index, &schema).unwrap();
+        let c = Clusterer::new(&manual_reader(&index), &schema).unwrap();
         // Two Reuters earnings tables (reut2-020/20943 and 20388): the
         // short one shares bands with the long one but is not a copy of it.
         let long = "WESTPORT, Conn., Oct 19 -\nShr 19 cts vs 38 cts\nNet 397,000 vs 788,000\n\
@@ -565,7 +572,7 @@ mod tests {
         let index = Index::create_in_ram(schema.tantivy.clone());
         schema.attach(&index, std::path::Path::new("ram")).unwrap();
         let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
-        let c = Clusterer::new(&index, &schema).unwrap();
+        let c = Clusterer::new(&manual_reader(&index), &schema).unwrap();
         let story = "Shr 19 cts vs 38 cts Net 397,000 vs 788,000 Nine mths Shr 80 cts \
                      vs 1.19 dlrs Net 1,674,000 vs 2,455,000 NOTE: Company would not \
                      provide assets, deposits, and loans figures for the period";

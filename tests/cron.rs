@@ -144,6 +144,38 @@ fn deletes_stay_within_the_folders_of_the_run() {
     assert_eq!(count(&env), 5);
 }
 
+/// A run deletes the documents of files gone from its own folders and no
+/// others: not those of a folder whose name starts with the run's (`ab`
+/// beside `a`), which sorts among its paths, nor those of another folder.
+/// One run per folder leaves three segments, each looked up on its own.
+#[test]
+fn a_run_deletes_what_is_gone_from_its_folders_and_no_more() {
+    let env = TestEnv::new();
+    write_articles(&env.path("a"), 0..3, 1);
+    write_articles(&env.path("ab"), 3..6, 2);
+    write_articles(&env.path("b"), 6..9, 3);
+    for folder in ["a", "ab", "b"] {
+        env.ingest(folder);
+    }
+    assert_eq!(count(&env), 9);
+    for gone in [
+        "a/d000/a000001.txt",
+        "ab/d000/a000004.txt",
+        "b/d000/a000007.txt",
+    ] {
+        fs::remove_file(env.path(gone)).unwrap();
+    }
+    let run = env.ingest_json(&["a"]);
+    assert_eq!(counts(&run), [0, 0, 1, 2, 0], "{run}");
+    env.search("uniq1", &[]).expect_code(1);
+    for kept in ["uniq4", "uniq7"] {
+        assert_eq!(env.search(kept, &[]).hits().len(), 1, "{kept}");
+    }
+    let run = env.ingest_json(&["ab", "b"]);
+    assert_eq!(counts(&run), [0, 0, 2, 4, 0], "{run}");
+    assert_eq!(count(&env), 6);
+}
+
 /// Documents are deleted when their files are gone, not when a run picks
 /// other files: `ingest --ext md` after `ingest` deleted every `.txt`
 /// document, and `ingest FILE --ext md` the document of FILE.
