@@ -219,9 +219,9 @@ impl Pending {
 
 impl Clusterer {
     /// A clusterer over the committed state `reader` shows, which it
-    /// reloads after each commit: a reader with
-    /// [`tantivy::ReloadPolicy::Manual`], shared with the run it serves, so that
-    /// the index's segments are opened once and no watcher thread runs.
+    /// reloads after each commit. The reader is the run's own, with
+    /// [`tantivy::ReloadPolicy::Manual`]: shared, so that the index's
+    /// segments are opened once and no watcher thread runs.
     ///
     /// # Errors
     ///
