@@ -143,35 +143,12 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// Has glibc give large blocks back to the system when they are freed.
-/// tantivy builds each segment in 1 MiB arena pages and frees them all when
-/// it writes the segment; glibc's default raises its threshold for mapping
-/// a block on its own after the first such free, so later pages came from
-/// the heap, where freed ones stayed with the process and the heap grew
-/// with every segment. A fixed threshold cut the peak RSS of a `--scale 10`
-/// ingest from 211-252 MB to 172-201 MB (six runs each), with no change in
-/// its time; the corpus ingest, which writes one segment per thread, is
-/// unchanged.
-fn return_freed_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // glibc's default threshold, fixed.
-        const THRESHOLD: libc::c_int = 128 * 1024;
-        // SAFETY: mallopt only sets a tuning parameter; called before any
-        // thread of ours starts.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD);
-        }
-    }
-}
-
 /// Standard output, block-buffered (results are written in one go).
 fn stdout() -> BufWriter<io::StdoutLock<'static>> {
     BufWriter::with_capacity(64 * 1024, io::stdout().lock())
 }
 
 fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Exit> {
-    return_freed_arenas();
     let opts = args.to_options(cli)?;
     let reporter = Reporter::new(cli.quiet || args.json, args.verbose, args.strict);
     let result = ingest::ingest(&opts, &reporter);
