@@ -915,10 +915,7 @@ impl Known {
             let hashes = ff.u64(name(FieldName::Hash)).map_err(err)?;
             // Hash each distinct path once, in dictionary order.
             let mut ord_hash = Vec::with_capacity(paths.num_terms());
-            let mut stream = paths
-                .dictionary()
-                .stream()
-                .map_err(|e| Error::io("fast field path", e))?;
+            let mut stream = paths.dictionary().stream().map_err(|e| err(e.into()))?;
             while stream.advance() {
                 ord_hash.push(xxh3_64(stream.key()));
             }
