@@ -193,8 +193,12 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// `1 document`, `2 documents`.
+fn plural(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn summary_line(r: &IngestReport) -> String {
-    let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let mut line = format!(
         "{} indexed ({} added, {} updated, {} deleted, {} unchanged, {} skipped",
         plural(r.indexed(), "document"),
@@ -392,9 +396,9 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result<Exit> {
     )?;
     writeln!(
         out,
-        "documents:   {} in {} segments, {} on disk",
+        "documents:   {} in {}, {} on disk",
         s.documents,
-        s.segments,
+        plural(s.segments as u64, "segment"),
         human_bytes(s.size_bytes)
     )?;
     match (&s.first_date, &s.last_date) {
@@ -425,8 +429,8 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result<Exit> {
         const SHOWN: usize = 10;
         writeln!(
             out,
-            "skipped:     {} files, reported once, skipped until they change:",
-            s.skipped_files.len()
+            "skipped:     {}, reported once, skipped until they change:",
+            plural(s.skipped_files.len() as u64, "file")
         )?;
         for f in s.skipped_files.iter().take(SHOWN) {
             writeln!(out, "             {}: {}", clean(&f.path), f.detail)?;

@@ -881,6 +881,16 @@ fn status_reports_documents_dates_and_last_ingest() {
     assert_eq!(s["last_ingest"]["added"], 7);
     assert!(s["size_bytes"].as_u64().unwrap() > 10_000);
     let human = env.run(&["status"]);
-    assert!(human.stdout.contains("documents:   7"), "{}", human.stdout);
+    let segments = match s["segments"].as_u64().unwrap() {
+        1 => "1 segment,".to_owned(),
+        n => format!("{n} segments,"),
+    };
+    assert!(
+        human
+            .stdout
+            .contains(&format!("documents:   7 in {segments}")),
+        "{}",
+        human.stdout
+    );
     assert!(human.stdout.contains("2022-03-15 to 2022-04-02"));
 }
