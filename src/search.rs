@@ -646,9 +646,7 @@ impl<'a> Compiler<'a> {
             sparse,
             defaults,
             analyzers: HashMap::new(),
-            stemmer: TextAnalyzer::builder(RawTokenizer::default())
-                .filter(Stemmer::new(Language::English))
-                .build(),
+            stemmer: english_stemmer(),
             stems: HashMap::new(),
             rules: Vec::new(),
             explain_parts: Vec::new(),
@@ -1156,6 +1154,13 @@ impl<'a> Compiler<'a> {
             out.push(t.offset_from..t.offset_to, &t.text);
         }
     }
+}
+
+/// Stems one whole word (the query's words are already tokenized).
+fn english_stemmer() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(Stemmer::new(Language::English))
+        .build()
 }
 
 /// The English stem of a word, computed once per word per search: the same
@@ -2530,9 +2535,7 @@ mod tests {
             }
         }
         assert!(words.len() > 3_000, "{} words", words.len());
-        let mut stemmer = TextAnalyzer::builder(tantivy::tokenizer::RawTokenizer::default())
-            .filter(Stemmer::new(Language::English))
-            .build();
+        let mut stemmer = english_stemmer();
         let mut stems = HashMap::new();
         let mut by_stem: HashMap<String, Vec<&str>> = HashMap::new();
         for w in &words {
