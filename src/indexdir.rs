@@ -616,6 +616,12 @@ impl Directory for NewsDirectory {
     }
 
     fn atomic_read(&self, path: &Path) -> std::result::Result<Vec<u8>, OpenReadError> {
+        // Only tantivy's writers and garbage collector use the list of
+        // managed files, so a search need not read and parse it (twice:
+        // here and in tantivy) at every start.
+        if self.access == Access::Search && path == Path::new(MANAGED_FILE) {
+            return Err(OpenReadError::FileDoesNotExist(path.to_owned()));
+        }
         let data = self.inner.atomic_read(path)?;
         // See `atomic_write`: a list torn by a power cut reads as no list.
         if path == Path::new(MANAGED_FILE)
@@ -1059,12 +1065,36 @@ mod tests {
         let managed = tmp.path().join(MANAGED_FILE);
         let list = fs::read(&managed).unwrap();
         assert!(serde_json::from_slice::<Vec<String>>(&list).unwrap().len() > 1);
+        let dir = NewsDirectory::open(tmp.path(), Access::Ingest).unwrap();
+        assert_eq!(dir.atomic_read(Path::new(MANAGED_FILE)).unwrap(), list);
         for torn in [&b""[..], &list[..list.len() / 2], b"\0\0\0"] {
             fs::write(&managed, torn).unwrap();
-            let index = open_index(tmp.path(), tmp.path(), Access::Search).unwrap();
-            let reader = index.reader().unwrap();
-            assert_eq!(reader.searcher().num_docs(), 1);
+            assert!(matches!(
+                dir.atomic_read(Path::new(MANAGED_FILE)),
+                Err(OpenReadError::FileDoesNotExist(_))
+            ));
+            for access in [Access::Ingest, Access::Search] {
+                let index = open_index(tmp.path(), tmp.path(), access).unwrap();
+                let reader = index.reader().unwrap();
+                assert_eq!(reader.searcher().num_docs(), 1);
+            }
         }
+    }
+
+    #[test]
+    fn a_search_does_not_read_the_list_of_managed_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join(MANAGED_FILE), r#"["meta.json"]"#).unwrap();
+        let search = NewsDirectory::open(tmp.path(), Access::Search).unwrap();
+        assert!(matches!(
+            search.atomic_read(Path::new(MANAGED_FILE)),
+            Err(OpenReadError::FileDoesNotExist(_))
+        ));
+        let ingest = NewsDirectory::open(tmp.path(), Access::Ingest).unwrap();
+        assert_eq!(
+            ingest.atomic_read(Path::new(MANAGED_FILE)).unwrap(),
+            br#"["meta.json"]"#
+        );
     }
 
     #[test]
