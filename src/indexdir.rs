@@ -454,7 +454,7 @@ pub(crate) const MANAGED_FILE: &str = ".managed.json";
 pub(crate) const META_FILE: &str = "meta.json";
 
 /// tantivy's `MmapDirectory` with two changes an archive shared by several
-/// users needs, and one for speed. Atomic writes (`meta.json`,
+/// users needs, and two for speed. Atomic writes (`meta.json`,
 /// `.managed.json`) create their file with the process umask like every
 /// other index file; tantivy's
 /// temporary files are mode 0600, which makes an index built by a cron user
@@ -464,7 +464,7 @@ pub(crate) const META_FILE: &str = "meta.json";
 /// deleting files mid-open; without write access that lock is skipped and
 /// [`IndexDir::open_for_search`] retries an open that loses that race.
 /// Also, tantivy's list of managed files is written without a sync (see
-/// `atomic_write`).
+/// `atomic_write`), and a search does not read it (see `atomic_read`).
 ///
 /// An ingest reads segment files by range (see [`RangeFile`]).
 #[derive(Debug, Clone)]
